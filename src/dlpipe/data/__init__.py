@@ -1,0 +1,1 @@
+"""Image sources, the split, augmentation and the LightningDataModule."""

@@ -1,0 +1,82 @@
+"""The LightningDataModule: in-memory arrays, normalised with train-only statistics.
+
+The datasets here are small enough to live in memory as one tensor each, so
+batches are sliced with one fancy index instead of collating single samples:
+that keeps the data path from dominating a LeNet-sized training step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+
+from dlpipe import io
+
+
+def to_tensor(images: np.ndarray, normalization: dict[str, list[float]]) -> torch.Tensor:
+    """uint8 N×H×W×C -> float32 N×C×H×W, normalised per channel."""
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255.0)
+    mean = torch.tensor(normalization["mean"]).view(1, -1, 1, 1)
+    std = torch.tensor(normalization["std"]).view(1, -1, 1, 1)
+    return ((x - mean) / std).contiguous()
+
+
+class ArrayDataset(Dataset):
+    """Indexed by a list of indices (from a BatchSampler), returning a whole batch."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor):
+        self.x, self.y = x, y
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        index = torch.as_tensor(indices)
+        return self.x[index], self.y[index]
+
+
+def load_split(path: Path, normalization: dict[str, list[float]]) -> tuple[ArrayDataset, list[str]]:
+    arrays = io.load_arrays(path)
+    dataset = ArrayDataset(to_tensor(arrays["x"], normalization), torch.from_numpy(arrays["y"]))
+    return dataset, [str(c) for c in arrays["classes"]]
+
+
+class ArrayDataModule(pl.LightningDataModule):
+    def __init__(self, train: Path, val: Path, normalization: Path, batch_size: int, seed: int):
+        super().__init__()
+        self.paths = {"train": train, "val": val}
+        self.normalization = io.read_json(normalization)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.datasets: dict[str, ArrayDataset] = {}
+        self.class_names: list[str] = []
+
+    def setup(self, stage: str | None = None) -> None:
+        if not self.datasets:
+            for name, path in self.paths.items():
+                self.datasets[name], self.class_names = load_split(path, self.normalization)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        self.setup()
+        return tuple(self.datasets["train"].x.shape[1:])  # type: ignore[return-value]
+
+    def _loader(self, name: str, shuffle: bool) -> DataLoader:
+        dataset = self.datasets[name]
+        if shuffle:
+            generator = torch.Generator().manual_seed(self.seed)
+            order = RandomSampler(dataset, generator=generator)
+        else:
+            order = SequentialSampler(dataset)
+        batches = BatchSampler(order, self.batch_size, drop_last=False)
+        return DataLoader(dataset, sampler=batches, batch_size=None)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)

@@ -1,0 +1,58 @@
+"""Stratified, seeded train/val/test split and train-only normalisation statistics."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from dlpipe.config import Ratios
+from dlpipe.data.sources import ImageSet
+from dlpipe.errors import DataError
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class Split:
+    indices: dict[str, np.ndarray]  # split name -> indices into the ImageSet
+
+
+def stratified_split(labels: np.ndarray, ratios: Ratios, seed: int) -> Split:
+    """Split indices so that every class keeps its share in train, val and test."""
+    from sklearn.model_selection import train_test_split
+
+    everything = np.arange(len(labels))
+    try:
+        rest, test = train_test_split(
+            everything, test_size=ratios.test, stratify=labels, random_state=seed
+        )
+        val_share = ratios.val / (ratios.train + ratios.val)
+        train, val = train_test_split(
+            rest, test_size=val_share, stratify=labels[rest], random_state=seed
+        )
+    except ValueError as exc:
+        raise DataError(f"cannot split {len(labels)} images stratified: {exc}") from None
+    return Split({"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)})
+
+
+def content_hash(dataset: ImageSet) -> str:
+    """sha256 of pixels, labels and class names: names the exact data a run saw."""
+    digest = hashlib.sha256()
+    digest.update(np.ascontiguousarray(dataset.images).tobytes())
+    digest.update(np.ascontiguousarray(dataset.labels).tobytes())
+    digest.update("\n".join(dataset.class_names).encode())
+    return digest.hexdigest()
+
+
+def normalization_stats(images: np.ndarray) -> dict[str, list[float]]:
+    """Per-channel mean and std of pixels scaled to [0, 1]; computed on train only."""
+    pixels = images.reshape(-1, images.shape[-1]).astype(np.float64) / 255.0
+    std = np.maximum(pixels.std(axis=0), 1e-6)
+    return {"mean": pixels.mean(axis=0).round(6).tolist(), "std": std.round(6).tolist()}
+
+
+def class_counts(labels: np.ndarray, class_names: list[str]) -> dict[str, int]:
+    counts = np.bincount(labels, minlength=len(class_names))
+    return {name: int(count) for name, count in zip(class_names, counts, strict=True)}

@@ -1,0 +1,13 @@
+"""Errors that end a stage with one line and exit code 2."""
+
+
+class DlpipeError(Exception):
+    """A problem the user can fix: its message is printed alone, without a traceback."""
+
+
+class ConfigError(DlpipeError):
+    """params.yaml names an unknown key or holds a bad value."""
+
+
+class DataError(DlpipeError):
+    """Input data is missing, unreadable or inconsistent."""

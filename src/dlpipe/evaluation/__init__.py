@@ -1,0 +1,1 @@
+"""Metrics, plots and diagnosis of trained models."""

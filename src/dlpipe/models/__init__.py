@@ -1,0 +1,1 @@
+"""Plain ``nn.Module`` architectures that return logits, and their registry."""

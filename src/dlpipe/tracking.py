@@ -1,0 +1,88 @@
+"""MLflow set-up: the one place that knows the tracking URI and artifact folder.
+
+``MLFLOW_TRACKING_URI`` overrides ``tracking.uri`` (for a shared server); with
+the default sqlite backend, artifacts go to ``tracking.artifact_dir`` rather
+than a stray ``./mlruns``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from dlpipe import io, paths
+from dlpipe.config import TrackingParams
+
+ENV_URI = "MLFLOW_TRACKING_URI"
+
+
+def tracking_uri(params: TrackingParams) -> str:
+    return os.environ.get(ENV_URI) or params.uri
+
+
+def client(params: TrackingParams):  # -> mlflow.MlflowClient, imported lazily
+    import mlflow
+
+    # Schema creation and migrations of a new sqlite store log at INFO.
+    for name in ("mlflow.store.db.utils", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+    mlflow.set_tracking_uri(tracking_uri(params))
+    return mlflow.MlflowClient(tracking_uri(params))
+
+
+def experiment_id(params: TrackingParams) -> str:
+    """The experiment's id, creating it with its artifact folder on first use."""
+    mlflow_client = client(params)
+    experiment = mlflow_client.get_experiment_by_name(params.experiment)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = Path(params.artifact_dir).resolve().as_uri()
+    return mlflow_client.create_experiment(params.experiment, artifact_location=location)
+
+
+def git_commit() -> str:
+    """The commit the code ran at, or 'unknown' outside a git checkout."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return result.stdout.strip()
+
+
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{'train': {'lr': 0.1}} -> {'train.lr': 0.1}: full names, never truncated."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def create_run(params: TrackingParams, run_name: str, tags: dict[str, str], logged: dict[str, Any]) -> str:
+    """A new run with its tags and (flattened) params; returns its id."""
+    from mlflow.entities import Param
+
+    mlflow_client = client(params)
+    run = mlflow_client.create_run(experiment_id(params), run_name=run_name, tags=tags)
+    items = [Param(k, str(v)) for k, v in flatten(logged).items()]
+    for start in range(0, len(items), 100):
+        mlflow_client.log_batch(run.info.run_id, params=items[start : start + 100])
+    return run.info.run_id
+
+
+def run_record(arch: str) -> Path:
+    """The file through which train hands its MLflow run to evaluate and export."""
+    return paths.model_dir(arch) / "run.json"
+
+
+def read_run_id(arch: str) -> str:
+    return io.read_json(run_record(arch))["run_id"]
