@@ -10,6 +10,7 @@ DATA = Path("data")
 SPLIT_DIR = DATA / "split"
 AUGMENTED_DIR = DATA / "augmented"
 REPORTS = Path("reports")
+REPORTS_BY_MODEL = REPORTS / "models"
 MODELS = Path("models")
 RESUME = Path(".dlpipe") / "resume"
 
@@ -32,7 +33,10 @@ def model_dir(arch: str) -> Path:
 
 
 def report_dir(arch: str) -> Path:
-    return REPORTS / arch
+    """Per-architecture reports. They sit one level down, in ``reports/models/``,
+    so that the leaderboard can depend on that one folder while writing its own
+    files beside it (a dependency on ``reports/`` would contain its outputs)."""
+    return REPORTS_BY_MODEL / arch
 
 
 def resume_dir(arch: str) -> Path:

@@ -1,0 +1,97 @@
+"""export@ARCH: models/ARCH/model.ckpt -> model.onnx + model.pt2, reports/ARCH/export.json.
+
+Fails (and writes nothing) when ONNX and eager outputs differ by more than
+``export.max_abs_diff`` on the test set; otherwise logs the ONNX model with
+its signature to the training run and registers it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dlpipe import export, io, paths, tracking
+from dlpipe.config import Params
+from dlpipe.errors import DlpipeError
+from dlpipe.evaluation.predict import predict_logits, split_inputs
+from dlpipe.tasks.classify import load_task
+
+
+class ExportError(DlpipeError):
+    """An exported model does not reproduce the eager model."""
+
+
+def _log_to_mlflow(params: Params, arch: str, onnx_path: Path, example: np.ndarray, logits: np.ndarray) -> str:
+    import mlflow
+    import onnx
+    from mlflow.models import infer_signature
+
+    tracking.client(params.tracking)
+    name = f"{params.tracking.registered_model_prefix}{arch}"
+    with mlflow.start_run(run_id=tracking.read_run_id(arch)):
+        mlflow.onnx.log_model(
+            onnx.load(str(onnx_path)),
+            name="model",
+            signature=infer_signature(example, logits),
+            registered_model_name=name,
+        )
+        mlflow.log_artifact(str(paths.report_dir(arch) / "export.json"), "export")
+    return name
+
+
+def run(params: Params, arch: str) -> None:
+    model = load_task(str(paths.model_dir(arch) / "model.ckpt")).model.eval()
+    x, _, _ = split_inputs("test")
+    eager = predict_logits_model(model, x)
+    example = x[:2]  # a batch of 1 would let the exporter specialise the batch size to 1
+
+    with tempfile.TemporaryDirectory() as scratch:
+        onnx_tmp, program_tmp = Path(scratch, "model.onnx"), Path(scratch, "model.pt2")
+        export.export_onnx(model, example, onnx_tmp)
+        program = export.export_program(model, example, program_tmp)
+        session = export.onnx_session(onnx_tmp)
+        onnx_out = session.run(None, {export.INPUT_NAME: x.numpy()})[0]
+        with torch.inference_mode():
+            program_out = program.module()(x).numpy()
+        report = {
+            "onnx_max_abs_diff": export.max_abs_diff(onnx_out, eager),
+            "pt2_max_abs_diff": export.max_abs_diff(program_out, eager),
+            "threshold": params.export.max_abs_diff,
+            "test_examples": len(x),
+        }
+        worst = max(report["onnx_max_abs_diff"], report["pt2_max_abs_diff"])
+        if worst > params.export.max_abs_diff:
+            raise ExportError(
+                f"export@{arch}: exported outputs differ from eager by {worst:.3g} "
+                f"(export.max_abs_diff is {params.export.max_abs_diff:g})"
+            )
+        single, one = x[:1], x[:1].numpy()
+        with torch.inference_mode():
+            report["eager_latency_ms"] = export.median_latency_ms(
+                lambda: model(single), params.export.latency_runs
+            )
+        report["onnx_latency_ms"] = export.median_latency_ms(
+            lambda: session.run(None, {export.INPUT_NAME: one}), params.export.latency_runs
+        )
+        report["onnx_speedup"] = report["eager_latency_ms"] / report["onnx_latency_ms"]
+        report = {k: round(v, 6) if isinstance(v, float) else v for k, v in report.items()}
+
+        model_dir = paths.model_dir(arch)
+        for tmp, final in ((onnx_tmp, model_dir / "model.onnx"), (program_tmp, model_dir / "model.pt2")):
+            with io.atomic_path(final) as target:
+                target.write_bytes(tmp.read_bytes())
+    io.write_json(paths.report_dir(arch) / "export.json", report)
+    registered = _log_to_mlflow(params, arch, model_dir / "model.onnx", one, eager[:1])
+    print(
+        f"export@{arch}: max |onnx - eager| {report['onnx_max_abs_diff']:.2e}; batch-1 latency "
+        f"eager {report['eager_latency_ms']:.3f} ms, onnxruntime {report['onnx_latency_ms']:.3f} ms "
+        f"({report['onnx_speedup']:.1f}x); registered as {registered}"
+    )
+
+
+def predict_logits_model(model: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
+    with torch.inference_mode():
+        return model(x).numpy()

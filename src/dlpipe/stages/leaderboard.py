@@ -1,0 +1,100 @@
+"""leaderboard: reports/*/{metrics,train,export}.json -> reports/leaderboard.{csv,md,png}.
+
+Needs no torch: it only reads the JSON that the per-architecture stages wrote.
+"""
+
+from __future__ import annotations
+
+import csv
+import io as text_io
+
+from dlpipe import io, paths
+from dlpipe.config import Params
+from dlpipe.errors import DataError
+
+COLUMNS = (
+    "rank",
+    "architecture",
+    "test_accuracy",
+    "weighted_error",
+    "parameters",
+    "train_seconds",
+    "onnx_latency_ms",
+)
+
+
+def _read(arch: str, name: str) -> dict:
+    path = paths.report_dir(arch) / name
+    if not path.exists():
+        raise DataError(f"{path}: missing; run `dvc repro` to produce it")
+    return io.read_json(path)
+
+
+def collect(models: list[str]) -> list[dict]:
+    """One row per architecture, best first (accuracy, then weighted error)."""
+    rows = []
+    for arch in models:
+        metrics, trained, exported = _read(arch, "metrics.json"), _read(arch, "train.json"), _read(arch, "export.json")
+        rows.append(
+            {
+                "architecture": arch,
+                "test_accuracy": metrics["accuracy"],
+                "weighted_error": metrics["weighted_error"],
+                "parameters": trained["parameters"],
+                "train_seconds": trained["train_seconds"],
+                "onnx_latency_ms": exported["onnx_latency_ms"],
+            }
+        )
+    rows.sort(key=lambda row: (-row["test_accuracy"], row["weighted_error"], row["architecture"]))
+    return [{"rank": i + 1, **row} for i, row in enumerate(rows)]
+
+
+def to_csv(rows: list[dict]) -> str:
+    buffer = text_io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def to_markdown(rows: list[dict]) -> str:
+    header = "| " + " | ".join(COLUMNS) + " |"
+    rule = "|" + "|".join("---:" if c != "architecture" else "---" for c in COLUMNS) + "|"
+    lines = [
+        "| "
+        + " | ".join(
+            f"{row[c]:,}" if c == "parameters" else f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c])
+            for c in COLUMNS
+        )
+        + " |"
+        for row in rows
+    ]
+    return "\n".join(["# Leaderboard", "", header, rule, *lines, ""])
+
+
+def plot(rows: list[dict]) -> None:
+    """Test accuracy against parameter count (log scale), one labelled point per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    for row in rows:
+        axis.scatter(row["parameters"], row["test_accuracy"])
+        axis.annotate(row["architecture"], (row["parameters"], row["test_accuracy"]), xytext=(4, 4), textcoords="offset points")
+    axis.set(xscale="log", xlabel="parameters", ylabel="test accuracy", title="Leaderboard: accuracy vs size")
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    with io.atomic_path(paths.LEADERBOARD_PNG) as tmp:
+        figure.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
+    plt.close(figure)
+
+
+def run(params: Params) -> None:
+    rows = collect(params.models)
+    io.write_text(paths.LEADERBOARD_CSV, to_csv(rows))
+    io.write_text(paths.LEADERBOARD_MD, to_markdown(rows))
+    plot(rows)
+    best = rows[0]
+    print(f"leaderboard: {len(rows)} models, best {best['architecture']} ({best['test_accuracy']:.4f}) -> {paths.LEADERBOARD_MD}")
