@@ -49,25 +49,32 @@ def precision_recall(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return precision, recall
 
 
-def classification_report(
-    y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str], class_weights: np.ndarray
-) -> dict:
-    """Everything metrics.json holds, rounded so that equal runs give equal files."""
-    matrix = confusion_matrix(y_true, y_pred, len(class_names))
-    precision, recall = precision_recall(matrix)
+def summary_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_weights: np.ndarray) -> dict:
+    """The single-number metrics, rounded so that equal runs give equal files.
+
+    (No key is called ``error``: `dvc metrics show` takes such a key for a load failure.)
+    """
     accuracy = float((y_true == y_pred).mean())
     return {
-        "test_size": int(len(y_true)),
+        "examples": int(len(y_true)),
         "accuracy": round(accuracy, 6),
-        "error": round(1.0 - accuracy, 6),
+        "error_rate": round(1.0 - accuracy, 6),
         "weighted_error": round(weighted_error(y_true, y_pred, class_weights), 6),
-        "class_weights": dict(zip(class_names, class_weights.tolist(), strict=True)),
-        "per_class": {
-            name: {
-                "precision": round(float(precision[i]), 6),
-                "recall": round(float(recall[i]), 6),
-                "support": int(matrix[i].sum()),
-            }
-            for i, name in enumerate(class_names)
-        },
+    }
+
+
+def per_class_metrics(
+    y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str], class_weights: np.ndarray
+) -> dict:
+    """Precision, recall, support and the weight used, for every class."""
+    matrix = confusion_matrix(y_true, y_pred, len(class_names))
+    precision, recall = precision_recall(matrix)
+    return {
+        name: {
+            "precision": round(float(precision[i]), 6),
+            "recall": round(float(recall[i]), 6),
+            "support": int(matrix[i].sum()),
+            "weight": float(class_weights[i]),
+        }
+        for i, name in enumerate(class_names)
     }
