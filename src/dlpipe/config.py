@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from dlpipe.errors import ConfigError
 
@@ -100,7 +108,7 @@ class TrainParams(Section):
     lr: Annotated[float, Field(gt=0)] = 3e-3
     momentum: Annotated[float, Field(ge=0, lt=1)] = 0.9
     weight_decay: Annotated[float, Field(ge=0)] = 5e-4
-    label_smoothing: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    label_smoothing: Annotated[float, Field(ge=0, lt=1)] = 0.05
     schedule: Literal["constant", "onecycle"] = "onecycle"
     accelerator: str = "auto"
     devices: int | str = "auto"
@@ -163,12 +171,26 @@ _COMPARISONS = {
 }
 
 
+_TYPE_NAMES = {
+    "int": "an integer",
+    "int_parsing": "an integer",
+    "float": "a number",
+    "float_parsing": "a number",
+    "string": "a string",
+    "bool": "true or false",
+    "dict": "a mapping",
+    "list": "a list",
+    "model": "a mapping",
+    "model_attributes": "a mapping",
+}
+
+
 def _describe(error: dict[str, Any]) -> str:
     """One readable phrase for one pydantic error."""
     kind, ctx, value = error["type"], error.get("ctx", {}), error.get("input")
     if kind in _COMPARISONS:
         bound = next(iter(ctx.values()))
-        return f"must be {_COMPARISONS[kind]} {bound} (got {value!r})"
+        return f"must be {_COMPARISONS[kind]} {bound:g} (got {value!r})"
     if kind == "extra_forbidden":
         return "is not a known key"
     if kind == "missing":
@@ -177,9 +199,9 @@ def _describe(error: dict[str, Any]) -> str:
         return f"must be one of {ctx.get('expected')} (got {value!r})"
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
-    if kind in {"too_short", "too_long"}:
-        return f"{error['msg'].lower()} (got {value!r})"
-    expected = kind.split("_")[0]
+    if kind == "too_short":
+        return f"must have at least {ctx.get('min_length')} item(s) (got {value!r})"
+    expected = _TYPE_NAMES.get(kind.rsplit("_", 1)[0], kind.split("_")[0])
     return f"must be {expected} (got {value!r})"
 
 

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-import albumentations as A
-import cv2
-import numpy as np
+import os
+import sys
 
-from dlpipe.config import AugmentParams
+# At import, albumentations asks PyPI for a newer release and, when torch is
+# installed, imports its torch helpers. This stage runs offline and must not
+# pay for torch, so both are switched off before the import.
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+sys.modules.setdefault("albumentations.pytorch", None)
+
+import albumentations as A  # noqa: E402
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from dlpipe.config import AugmentParams  # noqa: E402
 
 
 def build_pipeline(params: AugmentParams, image_size: int, channels: int) -> A.Compose:
@@ -42,7 +51,9 @@ def build_pipeline(params: AugmentParams, image_size: int, channels: int) -> A.C
         shift = params.color_shift.shift
         transforms += [
             A.RGBShift(
-                r_shift_limit=shift, g_shift_limit=shift, b_shift_limit=shift,
+                r_shift_limit=shift,
+                g_shift_limit=shift,
+                b_shift_limit=shift,
                 p=params.color_shift.p,
             ),
             A.FancyPCA(alpha=params.fancy_pca.alpha, p=params.fancy_pca.p),

@@ -25,13 +25,9 @@ def stratified_split(labels: np.ndarray, ratios: Ratios, seed: int) -> Split:
 
     everything = np.arange(len(labels))
     try:
-        rest, test = train_test_split(
-            everything, test_size=ratios.test, stratify=labels, random_state=seed
-        )
+        rest, test = train_test_split(everything, test_size=ratios.test, stratify=labels, random_state=seed)
         val_share = ratios.val / (ratios.train + ratios.val)
-        train, val = train_test_split(
-            rest, test_size=val_share, stratify=labels[rest], random_state=seed
-        )
+        train, val = train_test_split(rest, test_size=val_share, stratify=labels[rest], random_state=seed)
     except ValueError as exc:
         raise DataError(f"cannot split {len(labels)} images stratified: {exc}") from None
     return Split({"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)})

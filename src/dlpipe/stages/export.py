@@ -16,7 +16,7 @@ import torch
 from dlpipe import export, io, paths, tracking
 from dlpipe.config import Params
 from dlpipe.errors import DlpipeError
-from dlpipe.evaluation.predict import predict_logits, split_inputs
+from dlpipe.evaluation.predict import split_inputs
 from dlpipe.tasks.classify import load_task
 
 
@@ -24,7 +24,9 @@ class ExportError(DlpipeError):
     """An exported model does not reproduce the eager model."""
 
 
-def _log_to_mlflow(params: Params, arch: str, onnx_path: Path, example: np.ndarray, logits: np.ndarray) -> str:
+def _log_to_mlflow(
+    params: Params, arch: str, onnx_path: Path, example: np.ndarray, logits: np.ndarray
+) -> str:
     import mlflow
     import onnx
     from mlflow.models import infer_signature

@@ -34,7 +34,11 @@ def collect(models: list[str]) -> list[dict]:
     """One row per architecture, best first (accuracy, then weighted error)."""
     rows = []
     for arch in models:
-        metrics, trained, exported = _read(arch, "metrics.json"), _read(arch, "train.json"), _read(arch, "export.json")
+        metrics, trained, exported = (
+            _read(arch, "metrics.json"),
+            _read(arch, "train.json"),
+            _read(arch, "export.json"),
+        )
         rows.append(
             {
                 "architecture": arch,
@@ -63,7 +67,11 @@ def to_markdown(rows: list[dict]) -> str:
     lines = [
         "| "
         + " | ".join(
-            f"{row[c]:,}" if c == "parameters" else f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c])
+            f"{row[c]:,}"
+            if c == "parameters"
+            else f"{row[c]:.4f}"
+            if isinstance(row[c], float)
+            else str(row[c])
             for c in COLUMNS
         )
         + " |"
@@ -82,7 +90,12 @@ def plot(rows: list[dict]) -> None:
     figure, axis = plt.subplots(figsize=(7, 4.5))
     for row in rows:
         axis.scatter(row["parameters"], row["test_accuracy"])
-        axis.annotate(row["architecture"], (row["parameters"], row["test_accuracy"]), xytext=(4, 4), textcoords="offset points")
+        axis.annotate(
+            row["architecture"],
+            (row["parameters"], row["test_accuracy"]),
+            xytext=(4, 4),
+            textcoords="offset points",
+        )
     axis.set(xscale="log", xlabel="parameters", ylabel="test accuracy", title="Leaderboard: accuracy vs size")
     axis.grid(alpha=0.3)
     figure.tight_layout()
@@ -97,4 +110,7 @@ def run(params: Params) -> None:
     io.write_text(paths.LEADERBOARD_MD, to_markdown(rows))
     plot(rows)
     best = rows[0]
-    print(f"leaderboard: {len(rows)} models, best {best['architecture']} ({best['test_accuracy']:.4f}) -> {paths.LEADERBOARD_MD}")
+    print(
+        f"leaderboard: {len(rows)} models, best {best['architecture']} "
+        f"({best['test_accuracy']:.4f}) -> {paths.LEADERBOARD_MD}"
+    )

@@ -7,7 +7,13 @@ import numpy as np
 from dlpipe import io, paths
 from dlpipe.config import Params
 from dlpipe.data.sources import load_source
-from dlpipe.data.split import SPLITS, class_counts, content_hash, normalization_stats, stratified_split
+from dlpipe.data.split import (
+    SPLITS,
+    class_counts,
+    content_hash,
+    normalization_stats,
+    stratified_split,
+)
 
 
 def run(params: Params) -> None:

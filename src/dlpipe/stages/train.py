@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import pickle
 import shutil
 import sys
 import warnings
@@ -46,12 +47,21 @@ def fingerprint(params: Params, arch: str, inputs: list[Path]) -> str:
 
 
 def _resume_state(resume: Path, expected: str) -> dict | None:
-    """The interrupted run's state if it matches ``expected``, else None (and a clean folder)."""
-    state_file = resume / "state.json"
-    if state_file.exists() and (resume / "checkpoints" / "last.ckpt").exists():
+    """The interrupted run's state (with the epoch it reached) if it matches ``expected``.
+
+    Anything else (other params or data, a checkpoint cut short by the kill)
+    clears the folder, and training starts over.
+    """
+    state_file, checkpoint = resume / "state.json", resume / "checkpoints" / "last.ckpt"
+    if state_file.exists() and checkpoint.exists():
         state = io.read_json(state_file)
         if state.get("fingerprint") == expected:
-            return state
+            try:
+                saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+            except (RuntimeError, EOFError, OSError, pickle.UnpicklingError):
+                saved = None
+            if saved is not None:
+                return {**state, "checkpoint": str(checkpoint), "epochs_done": saved["epoch"] + 1}
     shutil.rmtree(resume, ignore_errors=True)
     return None
 
@@ -111,12 +121,13 @@ def run(params: Params, arch: str) -> None:
         io.write_json(resume / "state.json", state)
         checkpoint = None
     else:
-        checkpoint = str(resume / "checkpoints" / "last.ckpt")
-        epoch = torch.load(checkpoint, map_location="cpu", weights_only=True)["epoch"]
-        print(f"train@{arch}: resuming from the checkpoint after epoch {epoch + 1}", flush=True)
+        checkpoint = state["checkpoint"]
+        print(f"train@{arch}: resuming from the checkpoint after epoch {state['epochs_done']}", flush=True)
 
     history = History(paths.report_dir(arch) / "history.csv")
-    best = ModelCheckpoint(dirpath=resume / "checkpoints", filename="best", monitor=MONITOR, mode="max", save_last=True)
+    best = ModelCheckpoint(
+        dirpath=resume / "checkpoints", filename="best", monitor=MONITOR, mode="max", save_last=True
+    )
     logger = MLFlowLogger(
         experiment_name=params.tracking.experiment,
         tracking_uri=tracking.tracking_uri(params.tracking),

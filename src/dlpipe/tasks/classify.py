@@ -56,9 +56,7 @@ class ClassificationTask(pl.LightningModule):
 
     def configure_optimizers(self) -> Any:
         optimizer = build_optimizer(self.train_params, self.model.parameters())
-        schedule = build_schedule(
-            self.train_params, optimizer, int(self.trainer.estimated_stepping_batches)
-        )
+        schedule = build_schedule(self.train_params, optimizer, int(self.trainer.estimated_stepping_batches))
         if schedule is None:
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

@@ -1,0 +1,76 @@
+"""Shared fixtures: every test runs on the CPU, offline, in a throw-away project folder
+with tiny settings (two epochs, one augmented copy), never touching the repository."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+TINY = {
+    "augment": {"copies": 1},
+    "train": {"epochs": 2, "accelerator": "cpu", "devices": 1},
+    "export": {"latency_runs": 5},
+}
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def cpu_env() -> dict[str, str]:
+    """The environment for child processes: CPU only, venv first on PATH, no tracking server."""
+    env = dict(os.environ)
+    env["CUDA_VISIBLE_DEVICES"] = ""
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return env
+
+
+@pytest.fixture(autouse=True)
+def _cpu_and_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
+    """Make ``tmp_path`` the working folder with a params.yaml of tiny settings.
+
+    Call it with nested overrides, e.g. ``project({"train": {"epochs": 1}})``.
+    """
+    defaults = yaml.safe_load((REPO / "params.yaml").read_text())
+    monkeypatch.chdir(tmp_path)
+
+    def write(overrides: dict[str, Any] | None = None) -> Path:
+        params = merge(merge(defaults, TINY), overrides or {})
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        return tmp_path
+
+    return write
+
+
+def run_cli(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """``python -m dlpipe ARGS`` in ``cwd``, as DVC would run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "dlpipe", *args],
+        cwd=cwd,
+        env=cpu_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

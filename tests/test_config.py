@@ -1,0 +1,89 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, run_cli
+from dlpipe.config import Params, load_params
+from dlpipe.errors import ConfigError
+
+
+def test_shipped_params_file_is_valid_and_matches_the_defaults():
+    assert load_params(REPO / "params.yaml") == Params()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"train": {"lr": -0.1}}, "params.yaml: train.lr must be > 0 (got -0.1)"),
+        ({"train": {"epochs": "ten"}}, "params.yaml: train.epochs must be an integer (got 'ten')"),
+        ({"train": {"epochs": 2.5}}, "params.yaml: train.epochs must be an integer (got 2.5)"),
+        ({"train": {"lrr": 0.1}}, "params.yaml: train.lrr is not a known key"),
+        ({"trian": {}}, "params.yaml: trian is not a known key"),
+        ({"train": 5}, "params.yaml: train must be a mapping (got 5)"),
+        (
+            {"data": {"ratios": {"train": 0.7, "val": 0.2, "test": 0.2}}},
+            "params.yaml: data.ratios must sum to 1 (got 1.1)",
+        ),
+        (
+            {"data": {"ratios": {"train": 1.0, "val": 0.0, "test": 0.0}}},
+            "params.yaml: data.ratios.train must be < 1 (got 1.0)",
+        ),
+        (
+            {"data": {"source": "mnist"}},
+            "params.yaml: data.source must be one of 'digits', 'faces' or 'imagefolder' (got 'mnist')",
+        ),
+        (
+            {"data": {"source": "imagefolder"}},
+            "params.yaml: data.path is required when data.source is imagefolder",
+        ),
+        ({"augment": {"crop": {"p": 1.5}}}, "params.yaml: augment.crop.p must be <= 1 (got 1.5)"),
+        ({"models": ["lenet6"]}, "params.yaml: models names an unknown architecture 'lenet6'"),
+        ({"models": []}, "params.yaml: models must have at least 1 item(s) (got [])"),
+        (
+            {"evaluate": {"class_weights": {"3": -1}}},
+            "params.yaml: evaluate.class_weights.3 must be >= 0 (got -1)",
+        ),
+    ],
+)
+def test_bad_values_name_the_key(tmp_path: Path, overrides: dict, message: str):
+    path = tmp_path / "params.yaml"
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    for section, value in overrides.items():
+        if isinstance(value, dict) and isinstance(raw.get(section), dict):
+            raw[section] = {**raw[section], **value}
+        else:
+            raw[section] = value
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError) as error:
+        load_params(path)
+    assert str(error.value).replace(str(tmp_path) + "/", "").startswith(message)
+    assert "\n" not in str(error.value)
+
+
+def test_yaml_digit_class_names_are_accepted_as_text(tmp_path: Path):
+    path = tmp_path / "params.yaml"
+    path.write_text("evaluate:\n  class_weights: {3: 10}\n")
+    assert load_params(path).evaluate.class_weights == {"3": 10.0}
+
+
+def test_broken_yaml_is_one_line(tmp_path: Path):
+    path = tmp_path / "params.yaml"
+    path.write_text("train: {lr: [\n")
+    with pytest.raises(ConfigError, match=r"params.yaml: not valid YAML at line \d+$"):
+        load_params(path)
+
+
+def test_cli_exits_2_with_one_line_and_writes_nothing(project):
+    root = project({"train": {"lr": -0.1}})
+    result = run_cli("split", cwd=root)
+    assert result.returncode == 2
+    assert result.stderr == "params.yaml: train.lr must be > 0 (got -0.1)\n"
+    assert sorted(p.name for p in root.iterdir()) == ["params.yaml"]
+
+
+def test_cli_rejects_an_architecture_not_in_models(project):
+    root = project()
+    result = run_cli("train", "alexnet", cwd=root)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "params.yaml: models does not list 'alexnet' (listed: lenet5)"

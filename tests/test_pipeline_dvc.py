@@ -1,0 +1,109 @@
+"""The real `dvc repro` on a temporary copy of the project, with tiny settings."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, TINY, cpu_env, merge
+
+pytestmark = pytest.mark.slow
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = cpu_env() | {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, f"{' '.join(args)}\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def _dvc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return _run(sys.executable, "-m", "dvc", *args, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("pipeline")
+    for name in ("dvc.yaml", ".dvcignore", ".gitignore"):
+        shutil.copy(REPO / name, root / name)
+    shutil.copytree(REPO / ".dvc", root / ".dvc", ignore=shutil.ignore_patterns("tmp", "cache"))
+    shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    params = merge(yaml.safe_load((REPO / "params.yaml").read_text()), TINY)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    _run("git", "init", "-q", cwd=root)
+    _run("git", "add", "-A", cwd=root)
+    _run("git", "commit", "-qm", "tiny", cwd=root)
+    _dvc("repro", cwd=root)
+    return root
+
+
+def test_repro_writes_every_declared_output(pipeline: Path):
+    for path in (
+        "data/split/train.npz",
+        "data/augmented/train.npz",
+        "reports/split.json",
+        "reports/augment_preview.png",
+        "models/lenet5/model.ckpt",
+        "models/lenet5/model.onnx",
+        "models/lenet5/model.pt2",
+        "reports/models/lenet5/history.csv",
+        "reports/models/lenet5/history.png",
+        "reports/models/lenet5/metrics.json",
+        "reports/models/lenet5/confusion.png",
+        "reports/models/lenet5/export.json",
+        "reports/leaderboard.csv",
+        "reports/leaderboard.md",
+        "reports/leaderboard.png",
+    ):
+        assert (pipeline / path).is_file(), path
+    board = (pipeline / "reports/leaderboard.csv").read_text().splitlines()
+    assert (
+        board[0] == "rank,architecture,test_accuracy,weighted_error,parameters,train_seconds,onnx_latency_ms"
+    )
+    assert board[1].startswith("1,lenet5,0.9")
+    assert not (pipeline / "mlruns").exists()
+
+
+def test_second_repro_does_nothing(pipeline: Path):
+    result = _dvc("repro", cwd=pipeline)
+    assert "Running stage" not in result.stdout
+    assert "Data and pipelines are up to date." in result.stdout
+
+
+def test_metrics_and_plots_commands_work(pipeline: Path):
+    metrics = json.loads(_dvc("metrics", "show", "--json", cwd=pipeline).stdout)
+    data = metrics[""]["data"]["reports/models/lenet5/metrics.json"]
+    assert "error" not in data
+    assert data["data"]["accuracy"] > 0.9
+    _dvc("plots", "show", "--out", "plots_html", cwd=pipeline)
+    html = (pipeline / "plots_html/index.html").read_text()
+    assert "history.csv" in html and "predictions.csv" in html
+
+
+def test_unrelated_param_edit_reruns_only_what_reads_it(pipeline: Path):
+    params = yaml.safe_load((pipeline / "params.yaml").read_text())
+    params["export"]["latency_runs"] = 6
+    (pipeline / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    status = _dvc("status", "--json", cwd=pipeline).stdout
+    assert set(json.loads(status)) == {"export@lenet5"}
+
+
+def test_exp_run_changes_a_parameter(pipeline: Path):
+    _run("git", "add", "-A", cwd=pipeline)
+    _run("git", "commit", "-qm", "baseline", cwd=pipeline)
+    result = _dvc("exp", "run", "-S", "train.epochs=1", cwd=pipeline)
+    assert "Running stage 'train@lenet5'" in result.stdout
+    assert "Running stage 'split'" not in result.stdout
+    history = (pipeline / "reports/models/lenet5/history.csv").read_text().splitlines()
+    assert len(history) == 2  # header + the one epoch

@@ -1,0 +1,90 @@
+"""A train stage killed with SIGKILL continues from its last checkpoint when re-run."""
+
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from conftest import cpu_env, run_cli
+from dlpipe.config import load_params
+from dlpipe.stages import augment, split
+
+EPOCHS = 12
+
+
+def _wait_for_checkpoint(path: Path, process: subprocess.Popen, min_epoch: int, timeout: float = 300) -> int:
+    """Block until ``path`` holds a checkpoint at least ``min_epoch`` epochs in; return its epoch."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "training ended before it could be interrupted"
+        if path.exists():
+            try:
+                epoch = torch.load(path, map_location="cpu", weights_only=True)["epoch"] + 1
+            except Exception:  # being written right now
+                epoch = 0
+            if epoch >= min_epoch:
+                return epoch
+        time.sleep(0.05)
+    raise TimeoutError(path)
+
+
+def test_sigkilled_training_resumes_from_its_last_checkpoint(project):
+    root = project({"train": {"epochs": EPOCHS}, "augment": {"copies": 0}})
+    split.run(load_params())
+    augment.run(load_params())
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dlpipe", "train", "lenet5"],
+        cwd=root,
+        env=cpu_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    checkpoint = root / ".dlpipe/resume/lenet5/checkpoints/last.ckpt"
+    try:
+        reached = _wait_for_checkpoint(checkpoint, process, min_epoch=3)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    run_before = json.loads((root / ".dlpipe/resume/lenet5/state.json").read_text())["run_id"]
+    with open(root / "reports/models/lenet5/history.csv") as handle:
+        rows_before = list(csv.DictReader(handle))
+    assert not (root / "models/lenet5/model.ckpt").exists()
+
+    result = run_cli("train", "lenet5", cwd=root)
+    assert result.returncode == 0, result.stderr
+    resumed_at = int(result.stdout.split("resuming from the checkpoint after epoch ")[1].split()[0])
+    assert resumed_at >= reached
+    assert f"epoch {resumed_at + 1}/{EPOCHS}" in result.stdout
+    assert "epoch 1/" not in result.stdout  # nothing trained twice
+
+    with open(root / "reports/models/lenet5/history.csv") as handle:
+        rows_after = list(csv.DictReader(handle))
+    assert [int(r["epoch"]) for r in rows_after] == list(range(1, EPOCHS + 1))
+    assert rows_after[: len(rows_before)][:resumed_at] == rows_before[:resumed_at]
+    assert json.loads((root / "models/lenet5/run.json").read_text())["run_id"] == run_before
+    summary = json.loads((root / "reports/models/lenet5/train.json").read_text())
+    assert summary["epochs"] == EPOCHS and summary["best_val_acc"] > 0.9
+    assert not (root / ".dlpipe/resume/lenet5").exists()
+
+
+def test_changed_params_start_over_instead_of_resuming(project):
+    root = project({"train": {"epochs": 2}, "augment": {"copies": 0}})
+    split.run(load_params())
+    augment.run(load_params())
+    stale = root / ".dlpipe/resume/lenet5"
+    (stale / "checkpoints").mkdir(parents=True)
+    (stale / "checkpoints/last.ckpt").write_bytes(b"from another configuration")
+    (stale / "state.json").write_text(json.dumps({"fingerprint": "other", "run_id": "x"}))
+    result = run_cli("train", "lenet5", cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert "resuming" not in result.stdout
+    assert "epoch 1/2" in result.stdout

@@ -1,0 +1,138 @@
+"""Train LeNet-5 for two epochs once, then check what train, evaluate and export left behind."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import onnxruntime
+import pytest
+import torch
+import yaml
+
+from conftest import REPO, TINY, merge
+from dlpipe.config import load_params
+from dlpipe.evaluation.predict import split_inputs
+from dlpipe.stages import augment, evaluate, export, split, train
+from dlpipe.stages.export import ExportError
+
+
+def _pipeline(root: Path, overrides: dict | None = None) -> None:
+    defaults = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = merge(merge(defaults, TINY), overrides or {})
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    previous = Path.cwd()
+    os.chdir(root)
+    try:
+        loaded = load_params()
+        split.run(loaded)
+        augment.run(loaded)
+        train.run(loaded, "lenet5")
+        evaluate.run(loaded, "lenet5")
+    finally:
+        os.chdir(previous)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("trained")
+    _pipeline(root)
+    previous = Path.cwd()
+    os.chdir(root)
+    try:
+        export.run(load_params(), "lenet5")
+    finally:
+        os.chdir(previous)
+    return root
+
+
+@pytest.fixture
+def inside(trained: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(trained)
+    return trained
+
+
+def test_history_has_one_row_per_epoch(inside: Path):
+    with open(inside / "reports/models/lenet5/history.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert float(rows[1]["train_loss"]) < float(rows[0]["train_loss"])
+    summary = json.loads((inside / "reports/models/lenet5/train.json").read_text())
+    assert summary["parameters"] == 61706  # LeNet-5 on 32×32, 10 classes
+    assert summary["epochs"] == 2
+
+
+def test_two_epochs_already_classify_digits(inside: Path):
+    metrics = json.loads((inside / "reports/models/lenet5/metrics.json").read_text())
+    assert metrics["accuracy"] > 0.9
+    assert metrics["weighted_error"] == pytest.approx(metrics["error_rate"])
+    assert metrics["examples"] == 360
+
+
+def test_same_seed_gives_identical_metrics(trained: Path, tmp_path: Path):
+    _pipeline(tmp_path)
+    for name in ("metrics.json", "per_class.json", "predictions.csv"):
+        ours = (tmp_path / "reports/models/lenet5" / name).read_bytes()
+        assert ours == (trained / "reports/models/lenet5" / name).read_bytes(), name
+
+
+def test_mlflow_run_holds_params_metrics_artifacts_and_model(inside: Path):
+    run_id = json.loads((inside / "models/lenet5/run.json").read_text())["run_id"]
+    client = mlflow.MlflowClient("sqlite:///mlflow.db")
+    run = client.get_run(run_id)
+    metrics = json.loads((inside / "reports/models/lenet5/metrics.json").read_text())
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["architecture"] == "lenet5"
+    assert run.data.tags["dataset"] == "digits"
+    assert run.data.params["train.lr"] == "0.003"
+    assert run.data.metrics["test_accuracy"] == metrics["accuracy"]
+    assert run.data.metrics["test_weighted_error"] == metrics["weighted_error"]
+    assert [m.step for m in client.get_metric_history(run_id, "val_acc")] != []
+    artifacts = {a.path for a in client.list_artifacts(run_id, "evaluation")}
+    assert "evaluation/confusion.png" in artifacts
+    assert str(inside / "mlartifacts") in run.info.artifact_uri
+    assert not (inside / "mlruns").exists()
+
+    (version,) = client.search_model_versions("name='dlpipe-lenet5'")
+    assert version.run_id == run_id
+    model = mlflow.pyfunc.load_model(f"models:/dlpipe-lenet5/{version.version}")
+    x, _, _ = split_inputs("test")
+    predicted = model.predict(x[:8].numpy())
+    logits = predicted["logits"] if isinstance(predicted, dict) else np.asarray(predicted)
+    assert logits.shape == (8, 10)
+
+
+def test_exported_models_match_eager_and_predictions(inside: Path):
+    report = json.loads((inside / "reports/models/lenet5/export.json").read_text())
+    assert report["onnx_max_abs_diff"] <= 1e-4
+    assert report["pt2_max_abs_diff"] <= 1e-4
+    assert report["onnx_latency_ms"] > 0 and report["eager_latency_ms"] > 0
+    x, _, _ = split_inputs("test")
+    session = onnxruntime.InferenceSession(str(inside / "models/lenet5/model.onnx"))
+    onnx_labels = session.run(None, {"images": x.numpy()})[0].argmax(axis=1)
+    program = torch.export.load(str(inside / "models/lenet5/model.pt2"))
+    with torch.inference_mode():
+        program_labels = program.module()(x).argmax(dim=1).numpy()
+    with open(inside / "reports/models/lenet5/predictions.csv") as handle:
+        recorded = [int(row["predicted"]) for row in csv.DictReader(handle)]
+    assert onnx_labels.tolist() == recorded
+    assert program_labels.tolist() == recorded
+
+
+def test_export_beyond_tolerance_fails_and_writes_nothing(inside: Path, tmp_path: Path):
+    params = load_params()
+    strict = params.model_copy(update={"export": params.export.model_copy(update={"max_abs_diff": 1e-12})})
+    for name in ("models/lenet5/model.onnx", "reports/models/lenet5/export.json"):
+        (inside / name).rename(tmp_path / Path(name).name)
+    try:
+        with pytest.raises(ExportError, match=r"export@lenet5: exported outputs differ from eager by"):
+            export.run(strict, "lenet5")
+        assert not (inside / "models/lenet5/model.onnx").exists()
+        assert not (inside / "reports/models/lenet5/export.json").exists()
+    finally:
+        (tmp_path / "model.onnx").rename(inside / "models/lenet5/model.onnx")
+        (tmp_path / "export.json").rename(inside / "reports/models/lenet5/export.json")
