@@ -1,4 +1,4 @@
-"""train@ARCH: data/augmented + data/split/val -> models/ARCH/model.ckpt + reports/ARCH/history.csv.
+"""train@ARCH: augmented train + val split -> models/ARCH/model.ckpt, reports/models/ARCH/history.csv.
 
 Resumable: checkpoints go to ``.dlpipe/resume/ARCH`` (DVC deletes declared
 outputs before a stage runs, so they cannot live there). A re-run whose
@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import pickle
 import shutil
-import sys
-import warnings
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -28,6 +25,7 @@ from dlpipe.data.datamodule import ArrayDataModule
 from dlpipe.evaluation.plots import learning_curves
 from dlpipe.tasks.classify import ClassificationTask
 from dlpipe.training.callbacks import History, progress_callbacks
+from dlpipe.training.trainer import build_trainer
 
 MONITOR = "val_acc"
 
@@ -66,26 +64,70 @@ def _resume_state(resume: Path, expected: str) -> dict | None:
     return None
 
 
-def _silence_known_noise() -> None:
-    """Lightning's tips and device banner, and warnings that do not apply here.
+def _start_or_resume(params: Params, arch: str, resume: Path, expected: str) -> dict:
+    """The state of this training run: resumed from ``resume``, or new with a new MLflow run."""
+    state = _resume_state(resume, expected)
+    if state is not None:
+        print(f"train@{arch}: resuming from the checkpoint after epoch {state['epochs_done']}", flush=True)
+        return state
+    split_report = io.read_json(paths.SPLIT_REPORT)
+    run_id = tracking.create_run(
+        params.tracking,
+        run_name=arch,
+        tags={
+            "architecture": arch,
+            "dataset": split_report["source"],
+            "dataset_hash": split_report["content_hash"],
+            "git_commit": tracking.git_commit(),
+            "dvc_stage": f"train@{arch}",
+            "seed": str(params.train.seed),
+        },
+        logged={
+            "arch": arch,
+            "data": params.data.model_dump(),
+            "augment": params.augment.model_dump(),
+            "train": params.train.model_dump(),
+        },
+    )
+    resume.mkdir(parents=True, exist_ok=True)
+    state = {"fingerprint": expected, "run_id": run_id}
+    io.write_json(resume / "state.json", state)
+    return {**state, "checkpoint": None}
 
-    The data lives in memory (no loader workers needed), and the pytree
-    deprecation comes from inside Lightning itself.
-    """
-    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
-    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+
+def _publish(
+    params: Params, arch: str, run_id: str, best: ModelCheckpoint, history: History, parameters: int
+):
+    """Copy the best checkpoint into place, write the reports and log them to the run."""
+    model_dir, report_dir = paths.model_dir(arch), paths.report_dir(arch)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    with io.atomic_path(model_dir / "model.ckpt") as tmp:
+        shutil.copyfile(best.best_model_path, tmp)
+    io.write_json(tracking.run_record(arch), {"run_id": run_id})
+    history.write()
+    learning_curves(history.rows, report_dir / "history.png", arch)
+    summary = {
+        "epochs": len(history.rows),
+        "best_val_acc": round(float(best.best_model_score), 6),
+        "parameters": parameters,
+        "train_seconds": round(history.train_seconds, 2),
+    }
+    io.write_json(report_dir / "train.json", summary)
+    mlflow_client = tracking.client(params.tracking)
+    for key in ("best_val_acc", "parameters", "train_seconds"):
+        mlflow_client.log_metric(run_id, key, summary[key])
+    for name in ("history.csv", "history.png"):
+        mlflow_client.log_artifact(run_id, str(report_dir / name), "training")
+    return summary
 
 
 def run(params: Params, arch: str) -> None:
-    _silence_known_noise()
     inputs = [paths.AUGMENTED_TRAIN, paths.split_file("val"), paths.NORMALIZATION]
     resume = paths.resume_dir(arch)
-    expected = fingerprint(params, arch, inputs)
-    state = _resume_state(resume, expected)
+    state = _start_or_resume(params, arch, resume, fingerprint(params, arch, inputs))
 
     pl.seed_everything(params.train.seed, workers=True, verbose=False)
-    data = ArrayDataModule(*inputs[:2], inputs[2], params.train.batch_size, params.train.seed)
+    data = ArrayDataModule(*inputs, params.train.batch_size, params.train.seed)
     channels, size, _ = data.input_shape
     task = ClassificationTask(
         arch=arch,
@@ -95,35 +137,6 @@ def run(params: Params, arch: str) -> None:
         class_names=data.class_names,
         train=params.train.model_dump(),
     )
-
-    if state is None:
-        split_report = io.read_json(paths.SPLIT_REPORT)
-        run_id = tracking.create_run(
-            params.tracking,
-            run_name=arch,
-            tags={
-                "architecture": arch,
-                "dataset": split_report["source"],
-                "dataset_hash": split_report["content_hash"],
-                "git_commit": tracking.git_commit(),
-                "dvc_stage": f"train@{arch}",
-                "seed": str(params.train.seed),
-            },
-            logged={
-                "arch": arch,
-                "data": params.data.model_dump(),
-                "augment": params.augment.model_dump(),
-                "train": params.train.model_dump(),
-            },
-        )
-        resume.mkdir(parents=True, exist_ok=True)
-        state = {"fingerprint": expected, "run_id": run_id}
-        io.write_json(resume / "state.json", state)
-        checkpoint = None
-    else:
-        checkpoint = state["checkpoint"]
-        print(f"train@{arch}: resuming from the checkpoint after epoch {state['epochs_done']}", flush=True)
-
     history = History(paths.report_dir(arch) / "history.csv")
     best = ModelCheckpoint(
         dirpath=resume / "checkpoints", filename="best", monitor=MONITOR, mode="max", save_last=True
@@ -133,43 +146,16 @@ def run(params: Params, arch: str) -> None:
         tracking_uri=tracking.tracking_uri(params.tracking),
         run_id=state["run_id"],
     )
-    batches = -(-len(data.datasets["train"]) // params.train.batch_size)
-    trainer = pl.Trainer(
-        max_epochs=params.train.epochs,
-        accelerator=params.train.accelerator,
-        devices=params.train.devices,
-        strategy=params.train.strategy,
-        precision=params.train.precision,
+    trainer = build_trainer(
+        params.train,
         logger=logger,
         callbacks=[best, history, *progress_callbacks()],
-        deterministic=True,
-        log_every_n_steps=min(50, batches),
-        num_sanity_val_steps=0,
-        enable_model_summary=False,
-        enable_progress_bar=sys.stdout.isatty(),
-        default_root_dir=resume,
+        batches_per_epoch=-(-len(data.datasets["train"]) // params.train.batch_size),
+        root_dir=resume,
     )
-    trainer.fit(task, datamodule=data, ckpt_path=checkpoint)
+    trainer.fit(task, datamodule=data, ckpt_path=state["checkpoint"])
 
-    model_dir = paths.model_dir(arch)
-    model_dir.mkdir(parents=True, exist_ok=True)
-    with io.atomic_path(model_dir / "model.ckpt") as tmp:
-        shutil.copyfile(best.best_model_path, tmp)
-    io.write_json(tracking.run_record(arch), {"run_id": state["run_id"]})
-    history.write()
-    learning_curves(history.rows, paths.report_dir(arch) / "history.png", arch)
-    summary = {
-        "epochs": len(history.rows),
-        "best_val_acc": round(float(best.best_model_score), 6),
-        "parameters": sum(p.numel() for p in task.model.parameters()),
-        "train_seconds": round(history.train_seconds, 2),
-    }
-    io.write_json(paths.report_dir(arch) / "train.json", summary)
-
-    mlflow_client = tracking.client(params.tracking)
-    for key in ("best_val_acc", "parameters", "train_seconds"):
-        mlflow_client.log_metric(state["run_id"], key, summary[key])
-    for name in ("history.csv", "history.png"):
-        mlflow_client.log_artifact(state["run_id"], str(paths.report_dir(arch) / name), "training")
+    parameters = sum(p.numel() for p in task.model.parameters())
+    summary = _publish(params, arch, state["run_id"], best, history, parameters)
     shutil.rmtree(resume, ignore_errors=True)
     print(f"train@{arch}: best val_acc {summary['best_val_acc']:.4f} in {summary['train_seconds']:.1f}s")
