@@ -54,7 +54,7 @@ def test_repro_writes_every_declared_output(pipeline: Path):
         "data/augmented/train.npz",
         "reports/split.json",
         "reports/augment_preview.png",
-        "models/lenet5/model.ckpt",
+        "models/lenet5/model.pt",
         "models/lenet5/model.onnx",
         "models/lenet5/model.pt2",
         "reports/models/lenet5/history.csv",

@@ -57,7 +57,7 @@ def test_sigkilled_training_resumes_from_its_last_checkpoint(project):
     run_before = json.loads((root / ".dlpipe/resume/lenet5/state.json").read_text())["run_id"]
     with open(root / "reports/models/lenet5/history.csv") as handle:
         rows_before = list(csv.DictReader(handle))
-    assert not (root / "models/lenet5/model.ckpt").exists()
+    assert not (root / "models/lenet5/model.pt").exists()
 
     result = run_cli("train", "lenet5", cwd=root)
     assert result.returncode == 0, result.stderr

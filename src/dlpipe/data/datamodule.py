@@ -10,19 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning.pytorch as pl
-import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
 from dlpipe import io
-
-
-def to_tensor(images: np.ndarray, normalization: dict[str, list[float]]) -> torch.Tensor:
-    """uint8 N×H×W×C -> float32 N×C×H×W, normalised per channel."""
-    x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255.0)
-    mean = torch.tensor(normalization["mean"]).view(1, -1, 1, 1)
-    std = torch.tensor(normalization["std"]).view(1, -1, 1, 1)
-    return ((x - mean) / std).contiguous()
+from dlpipe.data.tensors import to_tensor
 
 
 class ArrayDataset(Dataset):

@@ -1,13 +1,13 @@
-"""Batched inference of a trained task on one split."""
+"""Batched inference of a trained model on one split (torch only)."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+from torch import nn
 
 from dlpipe import io, paths
-from dlpipe.data.datamodule import to_tensor
-from dlpipe.tasks.classify import ClassificationTask
+from dlpipe.data.tensors import to_tensor
 
 
 def split_inputs(name: str) -> tuple[torch.Tensor, np.ndarray, list[str]]:
@@ -18,7 +18,16 @@ def split_inputs(name: str) -> tuple[torch.Tensor, np.ndarray, list[str]]:
 
 
 @torch.inference_mode()
-def predict_logits(task: ClassificationTask, x: torch.Tensor, batch_size: int = 256) -> np.ndarray:
-    task.eval()
-    outputs = [task(x[start : start + batch_size]) for start in range(0, len(x), batch_size)]
+def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> np.ndarray:
+    model.eval()
+    outputs = [model(x[start : start + batch_size]) for start in range(0, len(x), batch_size)]
     return torch.cat(outputs).numpy()
+
+
+def probabilities(logits: np.ndarray) -> np.ndarray:
+    """Class probabilities from logits; one logit column means a binary (sigmoid) model."""
+    if logits.shape[1] == 1:
+        positive = 1.0 / (1.0 + np.exp(-logits[:, 0]))
+        return np.stack([1.0 - positive, positive], axis=1)
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)

@@ -17,8 +17,8 @@ from dlpipe.evaluation.metrics import (
     per_class_metrics,
     summary_metrics,
 )
-from dlpipe.evaluation.predict import predict_logits, split_inputs
-from dlpipe.tasks.classify import load_task
+from dlpipe.evaluation.predict import predict_logits, probabilities, split_inputs
+from dlpipe.models.checkpoint import load_model
 
 
 def predictions_csv(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> str:
@@ -46,8 +46,8 @@ def _log_to_mlflow(params: Params, arch: str, summary: dict, per_class: dict) ->
 def run(params: Params, arch: str) -> None:
     x, y_true, class_names = split_inputs("test")
     weights = class_weight_vector(class_names, params.evaluate.class_weights)
-    task = load_task(str(paths.model_dir(arch) / "model.ckpt"))
-    y_pred = predict_logits(task, x).argmax(axis=1)
+    model, _ = load_model(paths.model_dir(arch) / "model.pt")
+    y_pred = probabilities(predict_logits(model, x)).argmax(axis=1)
 
     report_dir = paths.report_dir(arch)
     summary = summary_metrics(y_true, y_pred, weights)

@@ -1,4 +1,4 @@
-"""export@ARCH: models/ARCH/model.ckpt -> model.onnx + model.pt2, reports/ARCH/export.json.
+"""export@ARCH: models/ARCH/model.pt -> model.onnx + model.pt2, reports/models/ARCH/export.json.
 
 Fails (and writes nothing) when ONNX and eager outputs differ by more than
 ``export.max_abs_diff`` on the test set; otherwise logs the ONNX model with
@@ -16,8 +16,8 @@ import torch
 from dlpipe import export, io, paths, tracking
 from dlpipe.config import Params
 from dlpipe.errors import DlpipeError
-from dlpipe.evaluation.predict import split_inputs
-from dlpipe.tasks.classify import load_task
+from dlpipe.evaluation.predict import predict_logits, split_inputs
+from dlpipe.models.checkpoint import load_model
 
 
 class ExportError(DlpipeError):
@@ -45,9 +45,9 @@ def _log_to_mlflow(
 
 
 def run(params: Params, arch: str) -> None:
-    model = load_task(str(paths.model_dir(arch) / "model.ckpt")).model.eval()
+    model, _ = load_model(paths.model_dir(arch) / "model.pt")
     x, _, _ = split_inputs("test")
-    eager = predict_logits_model(model, x)
+    eager = predict_logits(model, x)
     example = x[:2]  # a batch of 1 would let the exporter specialise the batch size to 1
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -92,8 +92,3 @@ def run(params: Params, arch: str) -> None:
         f"eager {report['eager_latency_ms']:.3f} ms, onnxruntime {report['onnx_latency_ms']:.3f} ms "
         f"({report['onnx_speedup']:.1f}x); registered as {registered}"
     )
-
-
-def predict_logits_model(model: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
-    with torch.inference_mode():
-        return model(x).numpy()

@@ -1,4 +1,4 @@
-"""train@ARCH: augmented train + val split -> models/ARCH/model.ckpt, reports/models/ARCH/history.csv.
+"""train@ARCH: augmented train + val split -> models/ARCH/model.pt, reports/models/ARCH/history.csv.
 
 Resumable: checkpoints go to ``.dlpipe/resume/ARCH`` (DVC deletes declared
 outputs before a stage runs, so they cannot live there). A re-run whose
@@ -23,6 +23,7 @@ from dlpipe import io, paths, tracking
 from dlpipe.config import Params
 from dlpipe.data.datamodule import ArrayDataModule
 from dlpipe.evaluation.plots import learning_curves
+from dlpipe.models.checkpoint import save_model
 from dlpipe.tasks.classify import ClassificationTask
 from dlpipe.training.callbacks import History, progress_callbacks
 from dlpipe.training.trainer import build_trainer
@@ -98,11 +99,12 @@ def _start_or_resume(params: Params, arch: str, resume: Path, expected: str) -> 
 def _publish(
     params: Params, arch: str, run_id: str, best: ModelCheckpoint, history: History, parameters: int
 ):
-    """Copy the best checkpoint into place, write the reports and log them to the run."""
+    """Save the best epoch's model, write the reports and log them to the run."""
     model_dir, report_dir = paths.model_dir(arch), paths.report_dir(arch)
-    model_dir.mkdir(parents=True, exist_ok=True)
-    with io.atomic_path(model_dir / "model.ckpt") as tmp:
-        shutil.copyfile(best.best_model_path, tmp)
+    best_task = ClassificationTask.load_from_checkpoint(
+        best.best_model_path, map_location="cpu", weights_only=True
+    )
+    save_model(model_dir / "model.pt", best_task.model, dict(best_task.hparams))
     io.write_json(tracking.run_record(arch), {"run_id": run_id})
     history.write()
     learning_curves(history.rows, report_dir / "history.png", arch)

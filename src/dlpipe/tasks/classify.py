@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import lightning.pytorch as pl
-import torch
 from torch import Tensor, nn
 
 from dlpipe.config import TrainParams
@@ -60,9 +59,3 @@ class ClassificationTask(pl.LightningModule):
         if schedule is None:
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
-
-
-def load_task(checkpoint: str, map_location: str | torch.device = "cpu") -> ClassificationTask:
-    """The trained task from its checkpoint, in eval mode."""
-    task = ClassificationTask.load_from_checkpoint(checkpoint, map_location=map_location, weights_only=True)
-    return task.eval()
