@@ -17,15 +17,17 @@ REPO = Path(__file__).resolve().parents[1]
 
 TINY = {
     "augment": {"copies": 1},
+    "models": {"lenet5": {}},
     "train": {"epochs": 2, "accelerator": "cpu", "devices": 1},
     "export": {"latency_runs": 5},
 }
 
 
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Nested update; ``models`` is replaced whole, so a test lists exactly the models it trains."""
     merged = dict(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+        if key != "models" and isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = merge(merged[key], value)
         else:
             merged[key] = value

@@ -3,13 +3,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, run_cli
+from conftest import REPO, merge, run_cli
 from dlpipe.config import Params, load_params
 from dlpipe.errors import ConfigError
 
 
-def test_shipped_params_file_is_valid_and_matches_the_defaults():
-    assert load_params(REPO / "params.yaml") == Params()
+def test_shipped_params_file_is_valid_and_its_sections_match_the_code_defaults():
+    shipped, defaults = load_params(REPO / "params.yaml"), Params()
+    for section in ("data", "augment", "train", "evaluate", "export", "tracking"):
+        assert getattr(shipped, section) == getattr(defaults, section), section
+    assert "lenet5" in shipped.models
 
 
 @pytest.mark.parametrize(
@@ -38,8 +41,22 @@ def test_shipped_params_file_is_valid_and_matches_the_defaults():
             "params.yaml: data.path is required when data.source is imagefolder",
         ),
         ({"augment": {"crop": {"p": 1.5}}}, "params.yaml: augment.crop.p must be <= 1 (got 1.5)"),
-        ({"models": ["lenet6"]}, "params.yaml: models names an unknown architecture 'lenet6'"),
-        ({"models": []}, "params.yaml: models must have at least 1 item(s) (got [])"),
+        ({"models": {"lenet6": {}}}, "params.yaml: models names an unknown architecture 'lenet6'"),
+        (
+            {"models": {"small": {"arch": "vgg17"}}},
+            "params.yaml: models names an unknown architecture 'vgg17'",
+        ),
+        ({"models": {}}, "params.yaml: models must have at least 1 item(s) (got {})"),
+        ({"models": ["lenet5"]}, "params.yaml: models must be a mapping (got ['lenet5'])"),
+        (
+            {"models": {"lenet5": {"train": {"lr": 0}}}},
+            "params.yaml: models.lenet5.train.lr must be > 0 (got 0)",
+        ),
+        (
+            {"models": {"lenet5": {"train": {"lrr": 1}}}},
+            "params.yaml: models.lenet5.train.lrr is not a known key",
+        ),
+        ({"models": {"lenet5": {"width": 1}}}, "params.yaml: models.lenet5.width is not a known key"),
         (
             {"evaluate": {"class_weights": {"3": -1}}},
             "params.yaml: evaluate.class_weights.3 must be >= 0 (got -1)",
@@ -48,12 +65,7 @@ def test_shipped_params_file_is_valid_and_matches_the_defaults():
 )
 def test_bad_values_name_the_key(tmp_path: Path, overrides: dict, message: str):
     path = tmp_path / "params.yaml"
-    raw = yaml.safe_load((REPO / "params.yaml").read_text())
-    for section, value in overrides.items():
-        if isinstance(value, dict) and isinstance(raw.get(section), dict):
-            raw[section] = {**raw[section], **value}
-        else:
-            raw[section] = value
+    raw = merge(yaml.safe_load((REPO / "params.yaml").read_text()), overrides)
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError) as error:
         load_params(path)
@@ -87,3 +99,16 @@ def test_cli_rejects_an_architecture_not_in_models(project):
     result = run_cli("train", "alexnet", cwd=root)
     assert result.returncode == 2
     assert result.stderr.strip() == "params.yaml: models does not list 'alexnet' (listed: lenet5)"
+
+
+def test_unknown_builder_option_is_named_before_anything_is_written(project):
+    from dlpipe.stages import augment, split, train
+
+    root = project({"models": {"lenet5": {"options": {"widht": 2}}}})
+    split.run(load_params())
+    augment.run(load_params())
+    with pytest.raises(
+        ConfigError, match=r"^params.yaml: models.lenet5.options.widht is not an option of lenet5"
+    ):
+        train.run(load_params(), "lenet5")
+    assert not (root / "models").exists() and not (root / "mlflow.db").exists()

@@ -8,6 +8,7 @@ naming the key (``params.yaml: train.lr must be > 0 (got -0.1)``).
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -90,7 +91,7 @@ class FancyPCAParams(Section):
 
 
 class AugmentParams(Section):
-    copies: Annotated[int, Field(ge=0, le=50)] = 2
+    copies: Annotated[int, Field(ge=0, le=50)] = 1
     seed: int = 42
     hflip: FlipParams = FlipParams()
     crop: CropParams = CropParams()
@@ -114,6 +115,20 @@ class TrainParams(Section):
     devices: int | str = "auto"
     strategy: str = "auto"
     precision: Literal["32-true", "16-mixed", "bf16-mixed", "64-true"] = "32-true"
+    aux_loss_weight: Annotated[float, Field(ge=0)] = 0.3  # Inception's auxiliary classifiers
+    init_from: str | None = None  # a model of this pipeline, or "torchvision:<weights>" from the cache
+    freeze: Literal["none", "all_but_head"] | Annotated[int, Field(ge=0)] = "none"
+
+
+ENTRY_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
+
+
+class ModelSettings(Section):
+    """One entry of ``models:``: which architecture, its options, and train overrides."""
+
+    arch: str | None = None  # registry name; the entry's own name when omitted
+    options: dict[str, Any] = Field(default_factory=dict)  # the builder's keywords: width, hidden...
+    train: dict[str, Any] = Field(default_factory=dict)  # keys of the train section to override
 
 
 class EvaluateParams(Section):
@@ -143,24 +158,40 @@ class TrackingParams(Section):
 class Params(Section):
     data: DataParams = DataParams()
     augment: AugmentParams = AugmentParams()
-    models: Annotated[list[str], Field(min_length=1)] = ["lenet5"]
+    models: Annotated[dict[str, ModelSettings], Field(min_length=1)] = {"lenet5": ModelSettings()}
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
     export: ExportParams = ExportParams()
     tracking: TrackingParams = TrackingParams()
 
+    @field_validator("models", mode="before")
+    @classmethod
+    def _entries_may_be_empty(cls, value: Any) -> Any:
+        # `lenet5:` with nothing after it reads as None in YAML: an entry with no settings.
+        if isinstance(value, dict):
+            return {name: {} if settings is None else settings for name, settings in value.items()}
+        return value
+
     @field_validator("models")
     @classmethod
-    def _known_unique_models(cls, names: list[str]) -> list[str]:
+    def _known_architectures(cls, models: dict[str, ModelSettings]) -> dict[str, ModelSettings]:
         from dlpipe.models.registry import ARCHITECTURES
 
-        for name in names:
-            if name not in ARCHITECTURES:
+        for name, settings in models.items():
+            if not re.match(ENTRY_NAME, name):
+                raise ValueError(f"has an entry name {name!r} unfit for a folder name")
+            arch = settings.arch or name
+            if arch not in ARCHITECTURES:
                 known = ", ".join(sorted(ARCHITECTURES))
-                raise ValueError(f"names an unknown architecture {name!r} (known: {known})")
-        if len(set(names)) != len(names):
-            raise ValueError(f"must list each architecture once (got {names})")
-        return names
+                raise ValueError(f"names an unknown architecture {arch!r} (known: {known})")
+        return models
+
+    def arch_of(self, name: str) -> str:
+        return self.models[name].arch or name
+
+    def train_for(self, name: str) -> TrainParams:
+        """The shared train section with this entry's overrides applied."""
+        return TrainParams.model_validate({**self.train.model_dump(), **self.models[name].train})
 
 
 _COMPARISONS = {
@@ -205,11 +236,12 @@ def _describe(error: dict[str, Any]) -> str:
     return f"must be {expected} (got {value!r})"
 
 
-def format_validation_error(source: Path, exc: ValidationError) -> str:
+def format_validation_error(source: Path, exc: ValidationError, prefix: str = "") -> str:
     """The first error, as ``params.yaml: key.path must be ...``."""
     error = exc.errors()[0]
     # Union members add their own type name to the location; drop those.
-    parts = [str(p) for p in error["loc"] if not str(p).startswith(("function-", "literal["))]
+    parts = [prefix] if prefix else []
+    parts += [str(p) for p in error["loc"] if not str(p).startswith(("function-", "literal["))]
     parts = [p for p in parts if p not in {"int", "str", "float", "bool"}]
     key = ".".join(parts)
     phrase = _describe(error)
@@ -229,6 +261,12 @@ def load_params(path: Path = PARAMS_FILE) -> Params:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: top level must be a mapping of sections")
     try:
-        return Params.model_validate(raw)
+        params = Params.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(path, exc)) from None
+    for name in params.models:
+        try:
+            params.train_for(name)
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(path, exc, prefix=f"models.{name}.train")) from None
+    return params

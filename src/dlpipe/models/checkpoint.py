@@ -16,7 +16,7 @@ from dlpipe import io
 from dlpipe.models.registry import build_model
 
 # What build_model needs, plus the class names the predictions refer to.
-SPEC_KEYS = ("arch", "in_channels", "num_classes", "image_size", "class_names")
+SPEC_KEYS = ("arch", "in_channels", "num_classes", "image_size", "class_names", "options")
 
 
 def save_model(path: Path, model: nn.Module, spec: dict[str, Any]) -> None:
@@ -32,6 +32,8 @@ def load_model(path: Path) -> tuple[nn.Module, dict[str, Any]]:
     """The model in eval mode, and its spec."""
     payload = torch.load(path, map_location="cpu", weights_only=True)
     spec = payload["spec"]
-    model = build_model(spec["arch"], spec["in_channels"], spec["num_classes"], spec["image_size"])
+    model = build_model(
+        spec["arch"], spec["in_channels"], spec["num_classes"], spec["image_size"], spec["options"]
+    )
     model.load_state_dict(payload["state_dict"])
     return model.eval(), spec

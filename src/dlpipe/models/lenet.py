@@ -8,7 +8,8 @@ from dlpipe.training.init import initialize
 
 
 class LeNet5(nn.Module):
-    """LeNet-5 on a 32×32 input; smaller inputs are zero-padded in the first convolution.
+    """LeNet-5 on a 32×32 input; a 28×28 input is zero-padded in the first convolution
+    (as for MNIST), larger inputs grow the flattened C5 input.
 
     ``modern`` uses ReLU and max pooling, the classic variant tanh and average pooling.
     """
@@ -19,8 +20,6 @@ class LeNet5(nn.Module):
         pool = nn.MaxPool2d if modern else nn.AvgPool2d
         padding = max(0, (32 - image_size + 1) // 2)
         side = ((image_size + 2 * padding - 4) // 2 - 4) // 2
-        if side < 1:
-            raise ValueError(f"LeNet-5 needs inputs of at least 28×28 (got {image_size})")
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 6, kernel_size=5, padding=padding),  # C1
             activation(),
@@ -37,11 +36,18 @@ class LeNet5(nn.Module):
             activation(),
             nn.Linear(84, num_classes),
         )
-        initialize(self, "he" if modern else "xavier")
 
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(self.features(x))
 
 
-def lenet5(in_channels: int, num_classes: int, image_size: int) -> LeNet5:
-    return LeNet5(in_channels, num_classes, image_size, modern=True)
+def lenet5(in_channels: int, num_classes: int, image_size: int, init: str = "he") -> LeNet5:
+    model = LeNet5(in_channels, num_classes, image_size, modern=True)
+    initialize(model, init)
+    return model
+
+
+def lenet5_classic(in_channels: int, num_classes: int, image_size: int, init: str = "xavier") -> LeNet5:
+    model = LeNet5(in_channels, num_classes, image_size, modern=False)
+    initialize(model, init)
+    return model

@@ -9,18 +9,56 @@ and one line here.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from torch import nn
 
 ARCHITECTURES: dict[str, str] = {
+    "logreg": "dlpipe.models.linear:logistic_regression",
+    "mlp_shallow": "dlpipe.models.mlp:shallow_mlp",
+    "mlp_deep": "dlpipe.models.mlp:deep_mlp",
     "lenet5": "dlpipe.models.lenet:lenet5",
+    "lenet5_classic": "dlpipe.models.lenet:lenet5_classic",
+    "alexnet": "dlpipe.models.alexnet:alexnet",
+    "vgg16": "dlpipe.models.vgg:vgg16",
+    "vgg16_bn": "dlpipe.models.vgg:vgg16_bn",
+    "resnet20": "dlpipe.models.resnet:resnet20",
+    "resnet56": "dlpipe.models.resnet:resnet56",
+    "resnet18": "dlpipe.models.resnet:resnet18",
+    "nin": "dlpipe.models.nin:network_in_network",
+    "inception": "dlpipe.models.inception:googlenet",
 }
 
 
-def build_model(name: str, in_channels: int, num_classes: int, image_size: int) -> nn.Module:
-    """Instantiate architecture ``name`` for the given input shape and class count."""
+def builder(name: str) -> Callable[..., nn.Module]:
     module_name, function_name = ARCHITECTURES[name].split(":")
-    builder = getattr(importlib.import_module(module_name), function_name)
-    return builder(in_channels=in_channels, num_classes=num_classes, image_size=image_size)
+    return getattr(importlib.import_module(module_name), function_name)
+
+
+def build_model(
+    name: str, in_channels: int, num_classes: int, image_size: int, options: dict[str, Any] | None = None
+) -> nn.Module:
+    """Instantiate architecture ``name`` for the input shape and class count.
+
+    ``options`` are the builder's own keywords (width, hidden, activation, init...).
+    """
+    return builder(name)(
+        in_channels=in_channels, num_classes=num_classes, image_size=image_size, **(options or {})
+    )
+
+
+def check_options(arch: str, options: dict[str, Any], key: str) -> None:
+    """Raise ConfigError naming ``key.option`` when the builder takes no such keyword."""
+    import inspect
+
+    from dlpipe.errors import ConfigError
+
+    accepted = set(inspect.signature(builder(arch)).parameters) - {"in_channels", "num_classes", "image_size"}
+    for option in options:
+        if option not in accepted:
+            raise ConfigError(
+                f"params.yaml: {key}.{option} is not an option of {arch} "
+                f"(options: {', '.join(sorted(accepted)) or 'none'})"
+            )

@@ -14,10 +14,12 @@ from dlpipe.errors import DataError
 
 COLUMNS = (
     "rank",
+    "model",
     "architecture",
     "test_accuracy",
     "weighted_error",
     "parameters",
+    "macs_per_image",
     "train_seconds",
     "onnx_latency_ms",
 )
@@ -41,15 +43,17 @@ def collect(models: list[str]) -> list[dict]:
         )
         rows.append(
             {
-                "architecture": arch,
+                "model": arch,
+                "architecture": trained["architecture"],
                 "test_accuracy": metrics["accuracy"],
                 "weighted_error": metrics["weighted_error"],
                 "parameters": trained["parameters"],
+                "macs_per_image": trained["macs_per_image"],
                 "train_seconds": trained["train_seconds"],
                 "onnx_latency_ms": exported["onnx_latency_ms"],
             }
         )
-    rows.sort(key=lambda row: (-row["test_accuracy"], row["weighted_error"], row["architecture"]))
+    rows.sort(key=lambda row: (-row["test_accuracy"], row["weighted_error"], row["model"]))
     return [{"rank": i + 1, **row} for i, row in enumerate(rows)]
 
 
@@ -63,7 +67,7 @@ def to_csv(rows: list[dict]) -> str:
 
 def to_markdown(rows: list[dict]) -> str:
     header = "| " + " | ".join(COLUMNS) + " |"
-    rule = "|" + "|".join("---:" if c != "architecture" else "---" for c in COLUMNS) + "|"
+    rule = "|" + "|".join("---" if c in ("model", "architecture") else "---:" for c in COLUMNS) + "|"
     lines = [
         "| "
         + " | ".join(
@@ -91,7 +95,7 @@ def plot(rows: list[dict]) -> None:
     for row in rows:
         axis.scatter(row["parameters"], row["test_accuracy"])
         axis.annotate(
-            row["architecture"],
+            row["model"],
             (row["parameters"], row["test_accuracy"]),
             xytext=(4, 4),
             textcoords="offset points",
@@ -111,6 +115,6 @@ def run(params: Params) -> None:
     plot(rows)
     best = rows[0]
     print(
-        f"leaderboard: {len(rows)} models, best {best['architecture']} "
+        f"leaderboard: {len(rows)} models, best {best['model']} "
         f"({best['test_accuracy']:.4f}) -> {paths.LEADERBOARD_MD}"
     )

@@ -1,6 +1,9 @@
-"""train@ARCH: augmented train + val split -> models/ARCH/model.pt, reports/models/ARCH/history.csv.
+"""train@NAME: augmented train + val split -> models/NAME/model.pt, reports/models/NAME/history.csv.
 
-Resumable: checkpoints go to ``.dlpipe/resume/ARCH`` (DVC deletes declared
+NAME is an entry of ``models:``; its architecture, builder options and train
+overrides come from that entry.
+
+Resumable: checkpoints go to ``.dlpipe/resume/NAME`` (DVC deletes declared
 outputs before a stage runs, so they cannot live there). A re-run whose
 params and data match the interrupted one continues from its last epoch,
 in the same MLflow run.
@@ -24,7 +27,10 @@ from dlpipe.config import Params
 from dlpipe.data.datamodule import ArrayDataModule
 from dlpipe.evaluation.plots import learning_curves
 from dlpipe.models.checkpoint import save_model
+from dlpipe.models.complexity import multiply_accumulates
+from dlpipe.models.registry import check_options
 from dlpipe.tasks.classify import ClassificationTask
+from dlpipe.training import transfer
 from dlpipe.training.callbacks import History, progress_callbacks
 from dlpipe.training.trainer import build_trainer
 
@@ -35,11 +41,12 @@ def _file_digest(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
 
-def fingerprint(params: Params, arch: str, inputs: list[Path]) -> str:
+def fingerprint(params: Params, name: str, inputs: list[Path]) -> str:
     """Identifies a training run: a checkpoint resumes only a run with the same one."""
     described = {
-        "arch": arch,
-        "train": params.train.model_dump(),
+        "name": name,
+        "model": params.models[name].model_dump(),
+        "train": params.train_for(name).model_dump(),
         "inputs": {str(p): _file_digest(p) for p in inputs},
     }
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
@@ -65,29 +72,32 @@ def _resume_state(resume: Path, expected: str) -> dict | None:
     return None
 
 
-def _start_or_resume(params: Params, arch: str, resume: Path, expected: str) -> dict:
+def _start_or_resume(params: Params, name: str, resume: Path, expected: str) -> dict:
     """The state of this training run: resumed from ``resume``, or new with a new MLflow run."""
     state = _resume_state(resume, expected)
     if state is not None:
-        print(f"train@{arch}: resuming from the checkpoint after epoch {state['epochs_done']}", flush=True)
+        print(f"train@{name}: resuming from the checkpoint after epoch {state['epochs_done']}", flush=True)
         return state
     split_report = io.read_json(paths.SPLIT_REPORT)
+    train = params.train_for(name)
     run_id = tracking.create_run(
         params.tracking,
-        run_name=arch,
+        run_name=name,
         tags={
-            "architecture": arch,
+            "architecture": params.arch_of(name),
+            "model": name,
             "dataset": split_report["source"],
             "dataset_hash": split_report["content_hash"],
             "git_commit": tracking.git_commit(),
-            "dvc_stage": f"train@{arch}",
-            "seed": str(params.train.seed),
+            "dvc_stage": f"train@{name}",
+            "seed": str(train.seed),
         },
         logged={
-            "arch": arch,
+            "arch": params.arch_of(name),
+            "options": params.models[name].options,
             "data": params.data.model_dump(),
             "augment": params.augment.model_dump(),
-            "train": params.train.model_dump(),
+            "train": train.model_dump(),
         },
     )
     resume.mkdir(parents=True, exist_ok=True)
@@ -96,50 +106,71 @@ def _start_or_resume(params: Params, arch: str, resume: Path, expected: str) -> 
     return {**state, "checkpoint": None}
 
 
-def _publish(
-    params: Params, arch: str, run_id: str, best: ModelCheckpoint, history: History, parameters: int
-):
-    """Save the best epoch's model, write the reports and log them to the run."""
-    model_dir, report_dir = paths.model_dir(arch), paths.report_dir(arch)
-    best_task = ClassificationTask.load_from_checkpoint(
-        best.best_model_path, map_location="cpu", weights_only=True
-    )
-    save_model(model_dir / "model.pt", best_task.model, dict(best_task.hparams))
-    io.write_json(tracking.run_record(arch), {"run_id": run_id})
-    history.write()
-    learning_curves(history.rows, report_dir / "history.png", arch)
-    summary = {
-        "epochs": len(history.rows),
-        "best_val_acc": round(float(best.best_model_score), 6),
-        "parameters": parameters,
-        "train_seconds": round(history.train_seconds, 2),
-    }
-    io.write_json(report_dir / "train.json", summary)
-    mlflow_client = tracking.client(params.tracking)
-    for key in ("best_val_acc", "parameters", "train_seconds"):
-        mlflow_client.log_metric(run_id, key, summary[key])
-    for name in ("history.csv", "history.png"):
-        mlflow_client.log_artifact(run_id, str(report_dir / name), "training")
-    return summary
-
-
-def run(params: Params, arch: str) -> None:
-    inputs = [paths.AUGMENTED_TRAIN, paths.split_file("val"), paths.NORMALIZATION]
-    resume = paths.resume_dir(arch)
-    state = _start_or_resume(params, arch, resume, fingerprint(params, arch, inputs))
-
-    pl.seed_everything(params.train.seed, workers=True, verbose=False)
-    data = ArrayDataModule(*inputs, params.train.batch_size, params.train.seed)
+def _build_task(params: Params, name: str, data: ArrayDataModule) -> ClassificationTask:
+    """The task with its model built, started from ``init_from`` and frozen as asked."""
+    train = params.train_for(name)
     channels, size, _ = data.input_shape
+    arch, options = params.arch_of(name), params.models[name].options
+    check_options(arch, options, f"models.{name}.options")
     task = ClassificationTask(
         arch=arch,
         in_channels=channels,
         num_classes=len(data.class_names),
         image_size=size,
         class_names=data.class_names,
-        train=params.train.model_dump(),
+        options=options,
+        train=train.model_dump(),
     )
-    history = History(paths.report_dir(arch) / "history.csv")
+    if train.init_from:
+        fresh = transfer.load_matching(task.model, transfer.initial_state(train.init_from))
+        print(f"train@{name}: started from {train.init_from}; newly initialised: {fresh or 'nothing'}")
+    task.frozen_blocks = transfer.freeze(task.model, train.freeze)
+    if task.frozen_blocks:
+        print(f"train@{name}: frozen blocks {', '.join(task.frozen_blocks)}")
+    return task
+
+
+def _publish(
+    params: Params, name: str, run_id: str, best: ModelCheckpoint, history: History, task: ClassificationTask
+) -> dict:
+    """Save the best epoch's model, write the reports and log them to the run."""
+    model_dir, report_dir = paths.model_dir(name), paths.report_dir(name)
+    best_task = ClassificationTask.load_from_checkpoint(
+        best.best_model_path, map_location="cpu", weights_only=True
+    )
+    save_model(model_dir / "model.pt", best_task.model, dict(best_task.hparams))
+    io.write_json(tracking.run_record(name), {"run_id": run_id})
+    history.write()
+    learning_curves(history.rows, report_dir / "history.png", name)
+    channels, size = task.hparams.in_channels, task.hparams.image_size
+    summary = {
+        "architecture": params.arch_of(name),
+        "epochs": len(history.rows),
+        "best_val_acc": round(float(best.best_model_score), 6),
+        "parameters": sum(p.numel() for p in best_task.model.parameters()),
+        "trainable_parameters": sum(p.numel() for p in task.model.parameters() if p.requires_grad),
+        "macs_per_image": multiply_accumulates(best_task.model.eval(), (channels, size, size)),
+        "train_seconds": round(history.train_seconds, 2),
+    }
+    io.write_json(report_dir / "train.json", summary)
+    mlflow_client = tracking.client(params.tracking)
+    for key in ("best_val_acc", "parameters", "macs_per_image", "train_seconds"):
+        mlflow_client.log_metric(run_id, key, summary[key])
+    for file in ("history.csv", "history.png"):
+        mlflow_client.log_artifact(run_id, str(report_dir / file), "training")
+    return summary
+
+
+def run(params: Params, name: str) -> None:
+    train = params.train_for(name)
+    inputs = [paths.AUGMENTED_TRAIN, paths.split_file("val"), paths.NORMALIZATION]
+    resume = paths.resume_dir(name)
+    pl.seed_everything(train.seed, workers=True, verbose=False)
+    data = ArrayDataModule(*inputs, train.batch_size, train.seed)
+    task = _build_task(params, name, data)
+    state = _start_or_resume(params, name, resume, fingerprint(params, name, inputs))
+
+    history = History(paths.report_dir(name) / "history.csv")
     best = ModelCheckpoint(
         dirpath=resume / "checkpoints", filename="best", monitor=MONITOR, mode="max", save_last=True
     )
@@ -149,15 +180,14 @@ def run(params: Params, arch: str) -> None:
         run_id=state["run_id"],
     )
     trainer = build_trainer(
-        params.train,
+        train,
         logger=logger,
         callbacks=[best, history, *progress_callbacks()],
-        batches_per_epoch=-(-len(data.datasets["train"]) // params.train.batch_size),
+        batches_per_epoch=-(-len(data.datasets["train"]) // train.batch_size),
         root_dir=resume,
     )
     trainer.fit(task, datamodule=data, ckpt_path=state["checkpoint"])
 
-    parameters = sum(p.numel() for p in task.model.parameters())
-    summary = _publish(params, arch, state["run_id"], best, history, parameters)
+    summary = _publish(params, name, state["run_id"], best, history, task)
     shutil.rmtree(resume, ignore_errors=True)
-    print(f"train@{arch}: best val_acc {summary['best_val_acc']:.4f} in {summary['train_seconds']:.1f}s")
+    print(f"train@{name}: best val_acc {summary['best_val_acc']:.4f} in {summary['train_seconds']:.1f}s")

@@ -5,18 +5,32 @@ from __future__ import annotations
 from typing import Any
 
 import lightning.pytorch as pl
-from torch import Tensor, nn
+from torch import Tensor
+from torch.nn import functional as F
 
 from dlpipe.config import TrainParams
 from dlpipe.models.registry import build_model
 from dlpipe.training.optim import build_optimizer, build_schedule
 
 
+def classification_loss(logits: Tensor, y: Tensor, label_smoothing: float) -> Tensor:
+    """Softmax cross-entropy; a single logit column means sigmoid + binary cross-entropy."""
+    if logits.shape[1] == 1:
+        target = y.float() * (1 - label_smoothing) + 0.5 * label_smoothing
+        return F.binary_cross_entropy_with_logits(logits[:, 0], target)
+    return F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+
+
+def predicted_labels(logits: Tensor) -> Tensor:
+    return (logits[:, 0] > 0).long() if logits.shape[1] == 1 else logits.argmax(dim=1)
+
+
 class ClassificationTask(pl.LightningModule):
     """Cross-entropy training of any registered architecture.
 
-    The hyperparameters saved in the checkpoint rebuild the model exactly,
-    so evaluate and export need nothing but the checkpoint file.
+    Models with auxiliary classifiers (Inception) return (logits, *aux) in
+    training; their losses are added with weight ``train.aux_loss_weight``.
+    The hyperparameters saved in the checkpoint rebuild the model exactly.
     """
 
     def __init__(
@@ -26,35 +40,57 @@ class ClassificationTask(pl.LightningModule):
         num_classes: int,
         image_size: int,
         class_names: list[str],
+        options: dict[str, Any],
         train: dict[str, Any],
     ):
         super().__init__()
         self.save_hyperparameters()
         self.train_params = TrainParams.model_validate(train)
-        self.model = build_model(arch, in_channels, num_classes, image_size)
-        self.loss = nn.CrossEntropyLoss(label_smoothing=self.train_params.label_smoothing)
+        self.model = build_model(arch, in_channels, num_classes, image_size, options)
+        self.frozen_blocks: list[str] = []
 
     def forward(self, x: Tensor) -> Tensor:
         return self.model(x)
 
-    def _step(self, batch: tuple[Tensor, Tensor], split: str) -> Tensor:
-        x, y = batch
-        logits = self.model(x)
-        loss = self.loss(logits, y)
-        accuracy = (logits.argmax(dim=1) == y).float().mean()
-        on_step = split == "train"
-        self.log(f"{split}_loss", loss, on_step=False, on_epoch=True, prog_bar=on_step, batch_size=len(y))
-        self.log(f"{split}_acc", accuracy, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
-        return loss
+    def _loss_and_logits(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        outputs = self.model(x)
+        smoothing = self.train_params.label_smoothing
+        if isinstance(outputs, tuple):
+            logits, *aux = outputs
+            loss = classification_loss(logits, y, smoothing)
+            for extra in aux:
+                if extra is not None:
+                    loss = loss + self.train_params.aux_loss_weight * classification_loss(extra, y, smoothing)
+            return loss, logits
+        return classification_loss(outputs, y, smoothing), outputs
+
+    def _log(self, split: str, loss: Tensor, logits: Tensor, y: Tensor) -> None:
+        accuracy = (predicted_labels(logits) == y).float().mean()
+        batch = len(y)
+        self.log(
+            f"{split}_loss", loss, on_step=False, on_epoch=True, prog_bar=split == "train", batch_size=batch
+        )
+        self.log(f"{split}_acc", accuracy, on_step=False, on_epoch=True, prog_bar=True, batch_size=batch)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        return self._step(batch, "train")
+        x, y = batch
+        loss, logits = self._loss_and_logits(x, y)
+        self._log("train", loss, logits, y)
+        return loss
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        self._step(batch, "val")
+        x, y = batch
+        logits = self.model(x)
+        self._log("val", classification_loss(logits, y, self.train_params.label_smoothing), logits, y)
+
+    def on_train_epoch_start(self) -> None:
+        # Frozen blocks keep their batch-norm statistics too, not only their weights.
+        for name in self.frozen_blocks:
+            getattr(self.model, name).eval()
 
     def configure_optimizers(self) -> Any:
-        optimizer = build_optimizer(self.train_params, self.model.parameters())
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        optimizer = build_optimizer(self.train_params, trainable)
         schedule = build_schedule(self.train_params, optimizer, int(self.trainer.estimated_stepping_batches))
         if schedule is None:
             return optimizer

@@ -9,8 +9,10 @@ from torch import nn
 Scheme = Literal["he", "xavier"]
 
 
-def initialize(model: nn.Module, scheme: Scheme) -> None:
-    """Initialise every conv and linear weight with ``scheme``; biases start at zero."""
+def initialize(model: nn.Module, scheme: str) -> None:
+    """Initialise every conv and linear weight with ``scheme``; biases start at zero, BN at identity."""
+    if scheme not in ("he", "xavier"):
+        raise ValueError(f"unknown init {scheme!r} (known: he, xavier)")
     for module in model.modules():
         if isinstance(module, nn.Conv2d | nn.Linear):
             if scheme == "he":
@@ -19,3 +21,6 @@ def initialize(model: nn.Module, scheme: Scheme) -> None:
                 nn.init.xavier_uniform_(module.weight)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.BatchNorm2d | nn.BatchNorm1d):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)

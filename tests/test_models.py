@@ -1,0 +1,95 @@
+"""Every architecture: output shapes, published parameter counts, and the ability to overfit."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from sklearn.datasets import load_digits
+
+from conftest import REPO
+from dlpipe.config import load_params
+from dlpipe.models.complexity import multiply_accumulates
+from dlpipe.models.registry import ARCHITECTURES, build_model
+from dlpipe.tasks.classify import ClassificationTask, predicted_labels
+
+SHAPES = [(1, 28, 28), (3, 32, 32), (3, 64, 64), (3, 224, 224)]
+SHIPPED = load_params(REPO / "params.yaml")
+
+
+def _count(model: torch.nn.Module, skip: tuple[str, ...] = ()) -> int:
+    return sum(p.numel() for name, p in model.named_parameters() if not name.startswith(skip))
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_output_shape(arch: str, shape: tuple[int, int, int]):
+    torch.manual_seed(0)
+    model = build_model(arch, shape[0], 7, shape[1]).eval()
+    with torch.no_grad():
+        logits = model(torch.randn(1, *shape))
+    assert logits.shape == (1, 7)
+    assert torch.isfinite(logits).all()
+
+
+def test_logistic_regression_uses_one_logit_for_two_classes():
+    assert build_model("logreg", 1, 2, 28)(torch.zeros(3, 1, 28, 28)).shape == (3, 1)
+    assert build_model("logreg", 1, 3, 28)(torch.zeros(3, 1, 28, 28)).shape == (3, 3)
+
+
+@pytest.mark.parametrize(
+    ("arch", "in_channels", "classes", "size", "published", "skip"),
+    [
+        ("lenet5", 1, 10, 32, 61_706, ()),
+        ("vgg16", 3, 1000, 224, 138_357_544, ()),
+        ("vgg16_bn", 3, 1000, 224, 138_365_992, ()),
+        ("resnet18", 3, 1000, 224, 11_689_512, ()),
+        ("alexnet", 3, 1000, 224, 61_100_840, ()),
+        # GoogLeNet's 6.6M exclude the auxiliary classifiers, used in training only.
+        ("inception", 3, 1000, 224, 6_624_904, ("aux1.", "aux2.")),
+        ("resnet20", 3, 10, 32, 272_474, ()),
+    ],
+)
+def test_parameter_counts_match_the_published_ones(arch, in_channels, classes, size, published, skip):
+    assert _count(build_model(arch, in_channels, classes, size), skip) == published
+
+
+def test_multiply_accumulates_of_lenet5_by_hand():
+    # C1 28·28·6·25 + C3 10·10·16·150 + C5 400·120 + F6 120·84 + out 84·10
+    expected = 117_600 + 240_000 + 48_000 + 10_080 + 840
+    assert multiply_accumulates(build_model("lenet5", 1, 10, 32), (1, 32, 32)) == expected
+
+
+def _digits_batch(n: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    digits = load_digits()
+    images = torch.tensor(digits.images[:n], dtype=torch.float32).unsqueeze(1) / 16.0
+    x = torch.nn.functional.interpolate(images, size=32, mode="bilinear", align_corners=False)
+    return (x - 0.3) / 0.4, torch.tensor(digits.target[:n])
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED.models))
+def test_every_model_overfits_32_examples(name: str):
+    """The shipped settings of each model can drive 32 training examples to 100% accuracy."""
+    torch.manual_seed(0)
+    x, y = _digits_batch()
+    task = ClassificationTask(
+        arch=SHIPPED.arch_of(name),
+        in_channels=1,
+        num_classes=10,
+        image_size=32,
+        class_names=[str(i) for i in range(10)],
+        options=SHIPPED.models[name].options,
+        train={**SHIPPED.train_for(name).model_dump(), "label_smoothing": 0.0},
+    )
+    optimizer = torch.optim.Adam(task.parameters(), lr=1e-3)
+    for _ in range(150):
+        task.train()
+        loss, _ = task._loss_and_logits(x, y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        task.eval()
+        with torch.no_grad():
+            accuracy = (predicted_labels(task(x)) == y).float().mean().item()
+        if accuracy == 1.0:
+            break
+    assert accuracy == 1.0, f"{name} reached {accuracy:.2f}"
