@@ -19,6 +19,7 @@ TINY = {
     "augment": {"copies": 1},
     "models": {"lenet5": {}},
     "train": {"epochs": 2, "accelerator": "cpu", "devices": 1},
+    "transfer": {"pretrain_epochs": 1, "finetune_epochs": 2},
     "export": {"latency_runs": 5},
 }
 

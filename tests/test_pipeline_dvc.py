@@ -62,6 +62,7 @@ def test_repro_writes_every_declared_output(pipeline: Path):
         "reports/models/lenet5/metrics.json",
         "reports/models/lenet5/confusion.png",
         "reports/models/lenet5/export.json",
+        "reports/transfer/metrics.json",
         "reports/leaderboard.csv",
         "reports/leaderboard.md",
         "reports/leaderboard.png",
@@ -69,9 +70,10 @@ def test_repro_writes_every_declared_output(pipeline: Path):
         assert (pipeline / path).is_file(), path
     board = (pipeline / "reports/leaderboard.csv").read_text().splitlines()
     assert (
-        board[0] == "rank,architecture,test_accuracy,weighted_error,parameters,train_seconds,onnx_latency_ms"
+        board[0] == "rank,model,architecture,test_accuracy,weighted_error,parameters,macs_per_image,"
+        "train_seconds,onnx_latency_ms"
     )
-    assert board[1].startswith("1,lenet5,0.9")
+    assert board[1].startswith("1,lenet5,lenet5,0.9")
     assert not (pipeline / "mlruns").exists()
 
 

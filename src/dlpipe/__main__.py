@@ -13,7 +13,7 @@ import sys
 from dlpipe.errors import DlpipeError
 
 STAGES_WITH_ARCH = ("train", "evaluate", "export")
-STAGES = ("split", "augment", *STAGES_WITH_ARCH, "leaderboard")
+STAGES = ("split", "augment", *STAGES_WITH_ARCH, "transfer", "leaderboard")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -131,6 +131,29 @@ class ModelSettings(Section):
     train: dict[str, Any] = Field(default_factory=dict)  # keys of the train section to override
 
 
+class TransferParams(Section):
+    """The transfer-learning demonstration: pretrain on some classes, fine-tune on others."""
+
+    arch: str = "lenet5"
+    source_classes: list[str] = Field(default_factory=list)  # empty: the first half of the classes
+    target_classes: list[str] = Field(default_factory=list)  # empty: the other half
+    target_examples_per_class: Annotated[int, Field(ge=1)] = 5
+    freeze: Literal["none", "all_but_head"] | Annotated[int, Field(ge=0)] = "all_but_head"
+    pretrain_epochs: Annotated[int, Field(ge=1)] = 8
+    finetune_epochs: Annotated[int, Field(ge=1)] = 30
+
+    @field_validator("arch")
+    @classmethod
+    def _known_architecture(cls, arch: str) -> str:
+        from dlpipe.models.registry import ARCHITECTURES
+
+        if arch not in ARCHITECTURES:
+            raise ValueError(
+                f"names an unknown architecture {arch!r} (known: {', '.join(sorted(ARCHITECTURES))})"
+            )
+        return arch
+
+
 class EvaluateParams(Section):
     class_weights: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
 
@@ -160,6 +183,7 @@ class Params(Section):
     augment: AugmentParams = AugmentParams()
     models: Annotated[dict[str, ModelSettings], Field(min_length=1)] = {"lenet5": ModelSettings()}
     train: TrainParams = TrainParams()
+    transfer: TransferParams = TransferParams()
     evaluate: EvaluateParams = EvaluateParams()
     export: ExportParams = ExportParams()
     tracking: TrackingParams = TrackingParams()

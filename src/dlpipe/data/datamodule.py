@@ -38,23 +38,26 @@ def load_split(path: Path, normalization: dict[str, list[float]]) -> tuple[Array
 
 
 class ArrayDataModule(pl.LightningDataModule):
-    def __init__(self, train: Path, val: Path, normalization: Path, batch_size: int, seed: int):
+    def __init__(
+        self, train: ArrayDataset, val: ArrayDataset, class_names: list[str], batch_size: int, seed: int
+    ):
         super().__init__()
-        self.paths = {"train": train, "val": val}
-        self.normalization = io.read_json(normalization)
+        self.datasets = {"train": train, "val": val}
+        self.class_names = class_names
         self.batch_size = batch_size
         self.seed = seed
-        self.datasets: dict[str, ArrayDataset] = {}
-        self.class_names: list[str] = []
 
-    def setup(self, stage: str | None = None) -> None:
-        if not self.datasets:
-            for name, path in self.paths.items():
-                self.datasets[name], self.class_names = load_split(path, self.normalization)
+    @classmethod
+    def from_files(
+        cls, train: Path, val: Path, normalization: Path, batch_size: int, seed: int
+    ) -> ArrayDataModule:
+        stats = io.read_json(normalization)
+        train_set, class_names = load_split(train, stats)
+        val_set, _ = load_split(val, stats)
+        return cls(train_set, val_set, class_names, batch_size, seed)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        self.setup()
         return tuple(self.datasets["train"].x.shape[1:])  # type: ignore[return-value]
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:

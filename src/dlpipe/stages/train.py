@@ -166,7 +166,7 @@ def run(params: Params, name: str) -> None:
     inputs = [paths.AUGMENTED_TRAIN, paths.split_file("val"), paths.NORMALIZATION]
     resume = paths.resume_dir(name)
     pl.seed_everything(train.seed, workers=True, verbose=False)
-    data = ArrayDataModule(*inputs, train.batch_size, train.seed)
+    data = ArrayDataModule.from_files(*inputs, train.batch_size, train.seed)
     task = _build_task(params, name, data)
     state = _start_or_resume(params, name, resume, fingerprint(params, name, inputs))
 

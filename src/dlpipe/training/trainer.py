@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 import lightning.pytorch as pl
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import Logger
 
 from dlpipe.config import TrainParams
@@ -47,5 +48,7 @@ def build_trainer(
         num_sanity_val_steps=0,
         enable_model_summary=False,
         enable_progress_bar=sys.stdout.isatty(),
+        # Lightning adds a checkpoint callback of its own unless told not to.
+        enable_checkpointing=any(isinstance(cb, ModelCheckpoint) for cb in callbacks),
         default_root_dir=root_dir,
     )

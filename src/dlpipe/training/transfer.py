@@ -84,3 +84,11 @@ def freeze(model: nn.Module, spec: str | int) -> list[str]:
         for parameter in module.parameters():
             parameter.requires_grad_(False)
     return [name for name, _ in frozen]
+
+
+def reset_head(model: nn.Module) -> None:
+    """Re-initialise the last block: a head trained for other classes means nothing here."""
+    _, head = blocks(model)[-1]
+    for module in head.modules():
+        if hasattr(module, "reset_parameters"):
+            module.reset_parameters()

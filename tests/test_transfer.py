@@ -1,0 +1,105 @@
+"""Transfer learning: weights from another model, frozen blocks that stay frozen."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from dlpipe.config import load_params
+from dlpipe.data.datamodule import ArrayDataModule, ArrayDataset
+from dlpipe.errors import DataError
+from dlpipe.models.registry import build_model
+from dlpipe.stages import split, transfer
+from dlpipe.tasks.classify import ClassificationTask
+from dlpipe.training import transfer as transfer_lib
+from dlpipe.training.trainer import build_trainer
+
+
+def _task(arch: str, freeze: str | int) -> ClassificationTask:
+    params = load_params().train.model_copy(update={"epochs": 1, "freeze": freeze})
+    task = ClassificationTask(arch, 1, 10, 32, [str(i) for i in range(10)], {}, params.model_dump())
+    task.frozen_blocks = transfer_lib.freeze(task.model, freeze)
+    return task
+
+
+@pytest.mark.parametrize(
+    ("arch", "freeze", "frozen"),
+    [
+        ("lenet5", "all_but_head", ["features"]),
+        ("resnet20", 1, ["stem"]),
+        ("resnet20", "all_but_head", ["stem", "stages"]),
+    ],
+)
+def test_frozen_parameters_and_statistics_do_not_change_in_fine_tuning(project, arch, freeze, frozen):
+    project()
+    torch.manual_seed(0)
+    task = _task(arch, freeze)
+    assert task.frozen_blocks == frozen
+    before = {k: v.clone() for k, v in task.model.state_dict().items()}
+    data = ArrayDataset(torch.randn(64, 1, 32, 32), torch.randint(0, 10, (64,)))
+    module = ArrayDataModule(data, data, task.hparams.class_names, batch_size=16, seed=0)
+    trainer = build_trainer(
+        task.train_params, logger=False, callbacks=[], batches_per_epoch=4, root_dir=project()
+    )
+    trainer.fit(task, datamodule=module)
+    after = task.model.state_dict()
+    for key, value in before.items():
+        if key.split(".")[0] in frozen:
+            assert torch.equal(value, after[key]), key
+    head = transfer_lib.blocks(task.model)[-1][0]
+    assert any(not torch.equal(v, after[k]) for k, v in before.items() if k.startswith(head))
+
+
+def test_freezing_every_block_is_refused():
+    from dlpipe.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="train.freeze must leave the head trainable"):
+        transfer_lib.freeze(build_model("lenet5", 1, 10, 32), 2)
+
+
+def test_weights_load_where_names_and_shapes_match():
+    source = build_model("lenet5", 1, 5, 32)
+    target = build_model("lenet5", 1, 10, 32)
+    fresh = transfer_lib.load_matching(target, source.state_dict())
+    assert fresh == ["classifier.5.bias", "classifier.5.weight"]  # the head: 5 vs 10 classes
+    assert torch.equal(target.features[0].weight, source.features[0].weight)
+
+
+def test_torchvision_weights_missing_from_the_cache_are_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    with pytest.raises(
+        DataError, match=r"resnet18-.*\.pth: torchvision weights ResNet18_Weights.IMAGENET1K_V1 are not"
+    ):
+        transfer_lib.initial_state("torchvision:ResNet18_Weights.IMAGENET1K_V1")
+
+
+def test_torchvision_weights_in_the_cache_are_used(monkeypatch, tmp_path):
+    import torchvision
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    weights = torchvision.models.get_weight("ResNet18_Weights.IMAGENET1K_V1")
+    reference = torchvision.models.resnet18(weights=None)
+    (tmp_path / "checkpoints").mkdir()
+    torch.save(reference.state_dict(), tmp_path / "checkpoints" / weights.url.rsplit("/", 1)[-1])
+    model = build_model("resnet18", 3, 10, 224)
+    fresh = transfer_lib.load_matching(
+        model, transfer_lib.initial_state("torchvision:ResNet18_Weights.IMAGENET1K_V1")
+    )
+    assert fresh == ["fc.bias", "fc.weight"]
+    assert torch.equal(model.layer1[0].conv1.weight, reference.layer1[0].conv1.weight)
+
+
+def test_transfer_stage_records_both_results(project):
+    root = project()
+    split.run(load_params())
+    transfer.run(load_params())
+    metrics = json.loads((root / "reports/transfer/metrics.json").read_text())
+    assert metrics["source_classes"] == ["0", "1", "2", "3", "4"]
+    assert metrics["target_classes"] == ["5", "6", "7", "8", "9"]
+    assert metrics["target_train_examples"] == 25
+    assert metrics["frozen_blocks"] == ["features"]
+    assert metrics["frozen_weights_unchanged"] is True
+    for key in ("source_test_accuracy", "finetuned_test_accuracy", "scratch_test_accuracy"):
+        assert 0.0 <= metrics[key] <= 1.0
