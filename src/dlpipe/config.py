@@ -168,7 +168,7 @@ class EvaluateParams(Section):
 
 class ExportParams(Section):
     max_abs_diff: Annotated[float, Field(gt=0)] = 1e-4
-    latency_runs: Annotated[int, Field(ge=1)] = 200
+    latency_runs: Annotated[int, Field(ge=1)] = 100
 
 
 class TrackingParams(Section):

@@ -24,24 +24,26 @@ def _dynamic_batch() -> tuple[dict[int, torch.export.Dim], ...]:
     return ({0: torch.export.Dim("batch", min=1, max=_MAX_BATCH)},)
 
 
-def export_onnx(model: nn.Module, example: torch.Tensor, path: Path) -> None:
+def export_program(model: nn.Module, example: torch.Tensor) -> torch.export.ExportedProgram:
+    """Trace the model once, with a dynamic batch dimension; both formats come from this trace."""
+    return torch.export.export(model, (example,), dynamic_shapes=_dynamic_batch())
+
+
+def save_program(program: torch.export.ExportedProgram, path: Path) -> None:
+    torch.export.save(program, str(path))
+
+
+def export_onnx(program: torch.export.ExportedProgram, example: torch.Tensor, path: Path) -> None:
     torch.onnx.export(
-        model,
+        program,
         (example,),
         str(path),
         dynamo=True,
         input_names=[INPUT_NAME],
         output_names=[OUTPUT_NAME],
-        dynamic_shapes=_dynamic_batch(),
         external_data=False,  # one self-contained file, as DVC and MLflow expect
         verbose=False,
     )
-
-
-def export_program(model: nn.Module, example: torch.Tensor, path: Path) -> torch.export.ExportedProgram:
-    program = torch.export.export(model, (example,), dynamic_shapes=_dynamic_batch())
-    torch.export.save(program, str(path))
-    return program
 
 
 def onnx_session(path: Path):  # -> onnxruntime.InferenceSession

@@ -7,6 +7,7 @@ than a stray ``./mlruns``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import subprocess
@@ -20,18 +21,28 @@ ENV_URI = "MLFLOW_TRACKING_URI"
 
 
 def tracking_uri(params: TrackingParams) -> str:
-    return os.environ.get(ENV_URI) or params.uri
+    """The URI in use; a relative sqlite path is made absolute, so it names one file wherever we are."""
+    uri = os.environ.get(ENV_URI) or params.uri
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        uri = prefix + str(Path(uri.removeprefix(prefix)).resolve())
+    return uri
 
 
 def client(params: TrackingParams):  # -> mlflow.MlflowClient, imported lazily
+    return _client_for(tracking_uri(params))
+
+
+@functools.cache
+def _client_for(uri: str):
+    """One client per process: opening a sqlite store checks its schema, which takes a second."""
     import mlflow
 
     # Schema creation and migrations of a new sqlite store log at INFO.
     for name in ("mlflow.store.db.utils", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
-
-    mlflow.set_tracking_uri(tracking_uri(params))
-    return mlflow.MlflowClient(tracking_uri(params))
+    mlflow.set_tracking_uri(uri)
+    return mlflow.MlflowClient(uri)
 
 
 def experiment_id(params: TrackingParams) -> str:
@@ -86,3 +97,14 @@ def run_record(arch: str) -> Path:
 
 def read_run_id(arch: str) -> str:
     return io.read_json(run_record(arch))["run_id"]
+
+
+def log_metrics(params: TrackingParams, run_id: str, metrics: dict[str, float]) -> None:
+    """Many metrics in one round trip (one sqlite transaction instead of one each)."""
+    import time
+
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    entries = [Metric(key, float(value), now, 0) for key, value in metrics.items()]
+    client(params).log_batch(run_id, metrics=entries)

@@ -37,8 +37,7 @@ def _log_to_mlflow(params: Params, arch: str, summary: dict, per_class: dict) ->
     for name, scores in per_class.items():
         logged[f"test_precision.{name}"] = scores["precision"]
         logged[f"test_recall.{name}"] = scores["recall"]
-    for key, value in logged.items():
-        mlflow_client.log_metric(run_id, key, value)
+    tracking.log_metrics(params.tracking, run_id, logged)
     for name in ("metrics.json", "per_class.json", "predictions.csv", "confusion.png"):
         mlflow_client.log_artifact(run_id, str(paths.report_dir(arch) / name), "evaluation")
 

@@ -27,6 +27,8 @@ class ExportError(DlpipeError):
 def _log_to_mlflow(
     params: Params, arch: str, onnx_path: Path, example: np.ndarray, logits: np.ndarray
 ) -> str:
+    from importlib.metadata import version
+
     import mlflow
     import onnx
     from mlflow.models import infer_signature
@@ -39,6 +41,8 @@ def _log_to_mlflow(
             name="model",
             signature=infer_signature(example, logits),
             registered_model_name=name,
+            # Naming them skips MLflow's inference, which imports the model in a subprocess.
+            pip_requirements=[f"{pkg}=={version(pkg)}" for pkg in ("onnx", "onnxruntime", "numpy")],
         )
         mlflow.log_artifact(str(paths.report_dir(arch) / "export.json"), "export")
     return name
@@ -52,8 +56,9 @@ def run(params: Params, arch: str) -> None:
 
     with tempfile.TemporaryDirectory() as scratch:
         onnx_tmp, program_tmp = Path(scratch, "model.onnx"), Path(scratch, "model.pt2")
-        export.export_onnx(model, example, onnx_tmp)
-        program = export.export_program(model, example, program_tmp)
+        program = export.export_program(model, example)
+        export.save_program(program, program_tmp)
+        export.export_onnx(program, example, onnx_tmp)
         session = export.onnx_session(onnx_tmp)
         onnx_out = session.run(None, {export.INPUT_NAME: x.numpy()})[0]
         with torch.inference_mode():

@@ -153,9 +153,9 @@ def _publish(
         "train_seconds": round(history.train_seconds, 2),
     }
     io.write_json(report_dir / "train.json", summary)
+    logged = ("best_val_acc", "parameters", "macs_per_image", "train_seconds")
+    tracking.log_metrics(params.tracking, run_id, {key: summary[key] for key in logged})
     mlflow_client = tracking.client(params.tracking)
-    for key in ("best_val_acc", "parameters", "macs_per_image", "train_seconds"):
-        mlflow_client.log_metric(run_id, key, summary[key])
     for file in ("history.csv", "history.png"):
         mlflow_client.log_artifact(run_id, str(report_dir / file), "training")
     return summary

@@ -138,9 +138,9 @@ def run(params: Params) -> None:
         tags={"architecture": settings.arch, "dvc_stage": "transfer", "git_commit": tracking.git_commit()},
         logged={"transfer": settings.model_dump(), "train": params.train.model_dump()},
     )
+    accuracies = ("source_test_accuracy", "finetuned_test_accuracy", "scratch_test_accuracy")
+    tracking.log_metrics(params.tracking, run_id, {key: metrics[key] for key in accuracies})
     mlflow_client = tracking.client(params.tracking)
-    for key in ("source_test_accuracy", "finetuned_test_accuracy", "scratch_test_accuracy"):
-        mlflow_client.log_metric(run_id, key, metrics[key])
     mlflow_client.log_artifact(run_id, str(METRICS), "transfer")
     mlflow_client.set_terminated(run_id)
     print(

@@ -1,0 +1,140 @@
+"""Training throughput: dlpipe's LightningModule + DataModule + Trainer against a plain PyTorch loop.
+
+Same model (the shipped params.yaml settings), batch, data, optimiser and
+threads; both time only the steps after a warm-up. Prints a table and writes
+benchmarks/results/throughput.json.
+
+    .venv/bin/python benchmarks/throughput.py [--models lenet5 resnet20] [--steps 60] [--batch 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import lightning.pytorch as pl
+import torch
+
+from dlpipe.config import load_params
+from dlpipe.data.datamodule import ArrayDataModule, ArrayDataset
+from dlpipe.tasks.classify import ClassificationTask, classification_loss
+from dlpipe.training.optim import build_optimizer
+from dlpipe.training.trainer import build_trainer
+
+RESULTS = Path(__file__).parent / "results" / "throughput.json"
+SHAPE = (1, 32, 32)
+CLASSES = 10
+
+
+class StepClock(pl.Callback):
+    """Wall time from the first timed batch to the end of the last one (validation comes after)."""
+
+    def __init__(self, warmup: int):
+        self.warmup, self.start, self.end = warmup, 0.0, 0.0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if batch_idx == self.warmup:
+            self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.end = time.perf_counter()
+
+
+def _task(params, name: str) -> ClassificationTask:
+    train = params.train_for(name).model_copy(update={"epochs": 1, "schedule": "constant"})
+    return ClassificationTask(
+        params.arch_of(name),
+        SHAPE[0],
+        CLASSES,
+        SHAPE[1],
+        [str(i) for i in range(CLASSES)],
+        params.models[name].options,
+        train.model_dump(),
+    )
+
+
+def dlpipe_seconds(params, name: str, data: ArrayDataset, batch: int, warmup: int) -> float:
+    torch.manual_seed(0)
+    task = _task(params, name)
+    clock = StepClock(warmup)
+    module = ArrayDataModule(data, data, task.hparams.class_names, batch, seed=0)
+    trainer = build_trainer(
+        task.train_params,
+        logger=False,
+        callbacks=[clock],
+        batches_per_epoch=len(data) // batch,
+        root_dir=Path("/tmp/dlpipe-bench"),
+    )
+    trainer.fit(task, datamodule=module)
+    return clock.end - clock.start
+
+
+def plain_seconds(params, name: str, data: ArrayDataset, batch: int, warmup: int) -> float:
+    torch.manual_seed(0)
+    task = _task(params, name)
+    model, train = task.model.train(), task.train_params
+    optimizer = build_optimizer(train, model.parameters())
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))
+    start = 0.0
+    for step in range(len(data) // batch):
+        if step == warmup:
+            start = time.perf_counter()
+        index = order[step * batch : (step + 1) * batch]
+        x, y = data.x[index], data.y[index]
+        outputs = model(x)
+        logits = outputs[0] if isinstance(outputs, tuple) else outputs
+        loss = classification_loss(logits, y, train.label_smoothing)
+        if isinstance(outputs, tuple):
+            for aux in outputs[1:]:
+                loss = loss + train.aux_loss_weight * classification_loss(aux, y, train.label_smoothing)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="*", default=["lenet5", "resnet20"])
+    parser.add_argument("--steps", type=int, default=60, help="timed steps per measurement")
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3, help="alternating runs; the median is kept")
+    args = parser.parse_args()
+
+    params = load_params()
+    total = (args.steps + args.warmup) * args.batch
+    data = ArrayDataset(torch.randn(total, *SHAPE), torch.randint(0, CLASSES, (total,)))
+    images = args.steps * args.batch
+    rows = []
+    for name in args.models:
+        plain, ours = [], []
+        for _ in range(args.repeats):  # alternate, so machine noise hits both alike
+            plain.append(plain_seconds(params, name, data, args.batch, args.warmup))
+            ours.append(dlpipe_seconds(params, name, data, args.batch, args.warmup))
+        plain_s, ours_s = sorted(plain)[len(plain) // 2], sorted(ours)[len(ours) // 2]
+        rows.append(
+            {
+                "model": name,
+                "batch": args.batch,
+                "threads": torch.get_num_threads(),
+                "plain_images_per_s": round(images / plain_s, 1),
+                "dlpipe_images_per_s": round(images / ours_s, 1),
+                "time_ratio": round(ours_s / plain_s, 3),
+            }
+        )
+    header = f"{'model':<14}{'plain img/s':>14}{'dlpipe img/s':>14}{'ratio':>8}"
+    print(header)
+    for row in rows:
+        print(
+            f"{row['model']:<14}{row['plain_images_per_s']:>14}{row['dlpipe_images_per_s']:>14}{row['time_ratio']:>8}"
+        )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(rows, indent=2) + "\n")
+    print(f"written: {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+from pathlib import Path
+
+from dlpipe.config import TrackingParams
+from dlpipe.tracking import flatten, tracking_uri
+
+
+def test_relative_sqlite_uri_is_anchored_where_the_stage_runs(project):
+    root = project()
+    assert tracking_uri(TrackingParams()) == f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
+
+
+def test_environment_variable_overrides_params(monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    assert tracking_uri(TrackingParams(uri="sqlite:///other.db")) == "http://127.0.0.1:5000"
+
+
+def test_params_are_flattened_with_full_dotted_names():
+    assert flatten({"train": {"lr": 0.1, "sched": {"kind": "step"}}, "empty": {}}) == {
+        "train.lr": 0.1,
+        "train.sched.kind": "step",
+        "empty": {},
+    }
