@@ -65,22 +65,20 @@ def to_csv(rows: list[dict]) -> str:
     return buffer.getvalue()
 
 
+def _cell(column: str, value: object) -> str:
+    if column in ("parameters", "macs_per_image"):
+        return f"{value:,}"
+    if column == "train_seconds":
+        return f"{value:.1f}"
+    if column == "onnx_latency_ms":
+        return f"{value:.3f}"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
 def to_markdown(rows: list[dict]) -> str:
     header = "| " + " | ".join(COLUMNS) + " |"
     rule = "|" + "|".join("---" if c in ("model", "architecture") else "---:" for c in COLUMNS) + "|"
-    lines = [
-        "| "
-        + " | ".join(
-            f"{row[c]:,}"
-            if c == "parameters"
-            else f"{row[c]:.4f}"
-            if isinstance(row[c], float)
-            else str(row[c])
-            for c in COLUMNS
-        )
-        + " |"
-        for row in rows
-    ]
+    lines = ["| " + " | ".join(_cell(c, row[c]) for c in COLUMNS) + " |" for row in rows]
     return "\n".join(["# Leaderboard", "", header, rule, *lines, ""])
 
 
