@@ -9,19 +9,21 @@ from dlpipe.models.layers import scaled
 from dlpipe.training.init import initialize
 
 
+def conv_bn_relu(in_channels: int, out_channels: int, kernel: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel, padding=kernel // 2),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    )
+
+
 def mlpconv(in_channels: int, channels: tuple[int, int, int], kernel: int) -> nn.Sequential:
     """k×k convolution, then two 1×1 convolutions: a small MLP slid over every position."""
     first, second, third = channels
     return nn.Sequential(
-        nn.Conv2d(in_channels, first, kernel, padding=kernel // 2),
-        nn.BatchNorm2d(first),
-        nn.ReLU(inplace=True),
-        nn.Conv2d(first, second, 1),
-        nn.BatchNorm2d(second),
-        nn.ReLU(inplace=True),
-        nn.Conv2d(second, third, 1),
-        nn.BatchNorm2d(third),
-        nn.ReLU(inplace=True),
+        conv_bn_relu(in_channels, first, kernel),
+        conv_bn_relu(first, second, 1),
+        conv_bn_relu(second, third, 1),
     )
 
 
@@ -39,12 +41,8 @@ class NetworkInNetwork(nn.Module):
         )
         # The last block's 1×1 convolution emits one map per class, averaged into a logit.
         self.classifier = nn.Sequential(
-            nn.Conv2d(a, a, 3, padding=1),
-            nn.BatchNorm2d(a),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(a, a, 1),
-            nn.BatchNorm2d(a),
-            nn.ReLU(inplace=True),
+            conv_bn_relu(a, a, 3),
+            conv_bn_relu(a, a, 1),
             nn.Conv2d(a, num_classes, 1),
             nn.AdaptiveAvgPool2d(1),
             nn.Flatten(),
