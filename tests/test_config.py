@@ -112,3 +112,15 @@ def test_unknown_builder_option_is_named_before_anything_is_written(project):
     ):
         train.run(load_params(), "lenet5")
     assert not (root / "models").exists() and not (root / "mlflow.db").exists()
+
+
+def test_bad_builder_option_value_is_one_line(project):
+    from dlpipe.stages import augment, split, train
+
+    project({"models": {"mlp_shallow": {"options": {"activation": "swish"}}}})
+    split.run(load_params())
+    augment.run(load_params())
+    with pytest.raises(
+        ConfigError, match=r"^params.yaml: models.mlp_shallow.options: unknown activation 'swish'"
+    ):
+        train.run(load_params(), "mlp_shallow")

@@ -25,6 +25,7 @@ from lightning.pytorch.loggers import MLFlowLogger
 from dlpipe import io, paths, tracking
 from dlpipe.config import Params
 from dlpipe.data.datamodule import ArrayDataModule
+from dlpipe.errors import ConfigError
 from dlpipe.evaluation.plots import learning_curves
 from dlpipe.models.checkpoint import save_model
 from dlpipe.models.complexity import multiply_accumulates
@@ -112,15 +113,18 @@ def _build_task(params: Params, name: str, data: ArrayDataModule) -> Classificat
     channels, size, _ = data.input_shape
     arch, options = params.arch_of(name), params.models[name].options
     check_options(arch, options, f"models.{name}.options")
-    task = ClassificationTask(
-        arch=arch,
-        in_channels=channels,
-        num_classes=len(data.class_names),
-        image_size=size,
-        class_names=data.class_names,
-        options=options,
-        train=train.model_dump(),
-    )
+    try:
+        task = ClassificationTask(
+            arch=arch,
+            in_channels=channels,
+            num_classes=len(data.class_names),
+            image_size=size,
+            class_names=data.class_names,
+            options=options,
+            train=train.model_dump(),
+        )
+    except (ValueError, TypeError) as exc:  # a builder refusing an option's value
+        raise ConfigError(f"params.yaml: models.{name}.options: {exc}") from None
     if train.init_from:
         fresh = transfer.load_matching(task.model, transfer.initial_state(train.init_from))
         print(f"train@{name}: started from {train.init_from}; newly initialised: {fresh or 'nothing'}")

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from torch import nn
-
-Scheme = Literal["he", "xavier"]
 
 
 def initialize(model: nn.Module, scheme: str) -> None:
