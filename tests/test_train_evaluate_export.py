@@ -15,7 +15,8 @@ import torch
 import yaml
 
 from conftest import REPO, TINY, merge
-from dlpipe.config import load_params
+from dlpipe import tracking
+from dlpipe.config import TrackingParams, load_params
 from dlpipe.evaluation.predict import split_inputs
 from dlpipe.stages import augment, evaluate, export, split, train
 from dlpipe.stages.export import ExportError
@@ -82,7 +83,7 @@ def test_same_seed_gives_identical_metrics(trained: Path, tmp_path: Path):
 
 def test_mlflow_run_holds_params_metrics_artifacts_and_model(inside: Path):
     run_id = json.loads((inside / "models/lenet5/run.json").read_text())["run_id"]
-    client = mlflow.MlflowClient("sqlite:///mlflow.db")
+    client = tracking.client(TrackingParams())  # also points mlflow's fluent API at this store
     run = client.get_run(run_id)
     metrics = json.loads((inside / "reports/models/lenet5/metrics.json").read_text())
     assert run.info.status == "FINISHED"

@@ -30,18 +30,22 @@ def tracking_uri(params: TrackingParams) -> str:
 
 
 def client(params: TrackingParams):  # -> mlflow.MlflowClient, imported lazily
-    return _client_for(tracking_uri(params))
+    """The client for this URI; MLflow's fluent API (start_run, log_model) is pointed at it too."""
+    import mlflow
+
+    uri = tracking_uri(params)
+    mlflow.set_tracking_uri(uri)
+    return _client_for(uri)
 
 
 @functools.cache
 def _client_for(uri: str):
-    """One client per process: opening a sqlite store checks its schema, which takes a second."""
+    """One client per store: opening a sqlite store checks its schema, which takes a second."""
     import mlflow
 
     # Schema creation and migrations of a new sqlite store log at INFO.
     for name in ("mlflow.store.db.utils", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    mlflow.set_tracking_uri(uri)
     return mlflow.MlflowClient(uri)
 
 
