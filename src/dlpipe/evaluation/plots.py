@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from dlpipe import io  # noqa: E402
 
@@ -29,6 +30,7 @@ def learning_curves(rows: list[dict[str, float]], path: Path, title: str) -> Non
     loss_axis.set(xlabel="epoch", ylabel="loss", title=f"{title}: loss")
     acc_axis.set(xlabel="epoch", ylabel="accuracy", title=f"{title}: accuracy")
     for axis in (loss_axis, acc_axis):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         axis.grid(alpha=0.3)
         axis.legend()
     figure.tight_layout()
