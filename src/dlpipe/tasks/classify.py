@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import lightning.pytorch as pl
+import torch
 from torch import Tensor
 from torch.nn import functional as F
 
@@ -48,6 +49,7 @@ class ClassificationTask(pl.LightningModule):
         self.train_params = TrainParams.model_validate(train)
         self.model = build_model(arch, in_channels, num_classes, image_size, options)
         self.frozen_blocks: list[str] = []
+        self._sums: dict[str, Tensor | None] = {}
 
     def forward(self, x: Tensor) -> Tensor:
         return self.model(x)
@@ -64,26 +66,43 @@ class ClassificationTask(pl.LightningModule):
             return loss, logits
         return classification_loss(outputs, y, smoothing), outputs
 
-    def _log(self, split: str, loss: Tensor, logits: Tensor, y: Tensor) -> None:
-        accuracy = (predicted_labels(logits) == y).float().mean()
-        batch = len(y)
-        self.log(
-            f"{split}_loss", loss, on_step=False, on_epoch=True, prog_bar=split == "train", batch_size=batch
+    def _accumulate(self, split: str, loss: Tensor, logits: Tensor, y: Tensor) -> None:
+        """Add a batch to the epoch's running sums (loss × examples, correct, examples)."""
+        batch = torch.stack(
+            [
+                loss.detach() * len(y),
+                (predicted_labels(logits) == y).sum().to(loss.dtype),
+                loss.new_tensor(len(y)),
+            ]
         )
-        self.log(f"{split}_acc", accuracy, on_step=False, on_epoch=True, prog_bar=True, batch_size=batch)
+        self._sums[split] = batch if self._sums.get(split) is None else self._sums[split] + batch
+
+    def _log_epoch(self, split: str) -> None:
+        sums = self._sums.pop(split, None)
+        if sums is not None:
+            self.log(f"{split}_loss", sums[0] / sums[2])
+            self.log(f"{split}_acc", sums[1] / sums[2], prog_bar=True)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         x, y = batch
         loss, logits = self._loss_and_logits(x, y)
-        self._log("train", loss, logits, y)
+        self._accumulate("train", loss, logits, y)
         return loss
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         x, y = batch
         logits = self.model(x)
-        self._log("val", classification_loss(logits, y, self.train_params.label_smoothing), logits, y)
+        self._accumulate("val", classification_loss(logits, y, self.train_params.label_smoothing), logits, y)
+
+    def on_validation_epoch_end(self) -> None:
+        # Lightning's per-step self.log costs milliseconds a call: 40% of a LeNet-5 step on two
+        # cores (benchmarks/throughput.py). So batches are summed in tensors and logged once an
+        # epoch; the training sums with the validation ones, which run after the epoch's last batch.
+        self._log_epoch("train")
+        self._log_epoch("val")
 
     def on_train_epoch_start(self) -> None:
+        self._sums = {}
         # Frozen blocks keep their batch-norm statistics too, not only their weights.
         for name in self.frozen_blocks:
             getattr(self.model, name).eval()
