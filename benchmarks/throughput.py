@@ -4,7 +4,9 @@ Same model (the shipped params.yaml settings), batch, data, optimiser and
 threads; both time only the steps after a warm-up. Prints a table and writes
 benchmarks/results/throughput.json.
 
-    .venv/bin/python benchmarks/throughput.py [--models lenet5 resnet20] [--steps 60] [--batch 64]
+    .venv/bin/python benchmarks/throughput.py [--models lenet5 resnet20] [--steps 100] [--batch 64]
+
+Without --models it measures every model of params.yaml (the wide ones take minutes).
 """
 
 from __future__ import annotations
@@ -97,8 +99,8 @@ def plain_seconds(params, name: str, data: ArrayDataset, batch: int, warmup: int
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="*", default=["lenet5", "resnet20"])
-    parser.add_argument("--steps", type=int, default=60, help="timed steps per measurement")
+    parser.add_argument("--models", nargs="*", help="entries of params.yaml's models (default: all)")
+    parser.add_argument("--steps", type=int, default=100, help="timed steps per measurement")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs; the median is kept")
@@ -109,7 +111,7 @@ def main() -> None:
     data = ArrayDataset(torch.randn(total, *SHAPE), torch.randint(0, CLASSES, (total,)))
     images = args.steps * args.batch
     rows = []
-    for name in args.models:
+    for name in args.models or list(params.models):
         plain, ours = [], []
         for _ in range(args.repeats):  # alternate, so machine noise hits both alike
             plain.append(plain_seconds(params, name, data, args.batch, args.warmup))
