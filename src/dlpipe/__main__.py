@@ -22,7 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     for stage in STAGES:
         sub = commands.add_parser(stage, help=f"run the {stage} stage")
         if stage in STAGES_WITH_ARCH:
-            sub.add_argument("arch", help="architecture name from params.yaml's models list")
+            sub.add_argument("arch", metavar="NAME", help="an entry of params.yaml's models")
     return parser
 
 
