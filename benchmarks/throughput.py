@@ -20,7 +20,8 @@ import lightning.pytorch as pl
 import torch
 
 from dlpipe.config import load_params
-from dlpipe.data.datamodule import ArrayDataModule, ArrayDataset
+from dlpipe.data.datamodule import ArrayDataModule
+from dlpipe.data.tensors import ArrayDataset
 from dlpipe.tasks.classify import ClassificationTask, classification_loss
 from dlpipe.training.optim import build_optimizer
 from dlpipe.training.trainer import build_trainer

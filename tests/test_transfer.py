@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from dlpipe.config import load_params
-from dlpipe.data.datamodule import ArrayDataModule, ArrayDataset
+from dlpipe.data.datamodule import ArrayDataModule
+from dlpipe.data.tensors import ArrayDataset
 from dlpipe.errors import DataError
 from dlpipe.models.registry import build_model
 from dlpipe.stages import split, transfer

@@ -11,30 +11,10 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 
 from dlpipe import io
-from dlpipe.data.tensors import to_tensor
-
-
-class ArrayDataset(Dataset):
-    """Indexed by a list of indices (from a BatchSampler), returning a whole batch."""
-
-    def __init__(self, x: torch.Tensor, y: torch.Tensor):
-        self.x, self.y = x, y
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-    def __getitem__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        index = torch.as_tensor(indices)
-        return self.x[index], self.y[index]
-
-
-def load_split(path: Path, normalization: dict[str, list[float]]) -> tuple[ArrayDataset, list[str]]:
-    arrays = io.load_arrays(path)
-    dataset = ArrayDataset(to_tensor(arrays["x"], normalization), torch.from_numpy(arrays["y"]))
-    return dataset, [str(c) for c in arrays["classes"]]
+from dlpipe.data.tensors import ArrayDataset, load_split
 
 
 class ArrayDataModule(pl.LightningDataModule):

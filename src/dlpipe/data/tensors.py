@@ -1,9 +1,14 @@
-"""uint8 image arrays -> normalised float tensors (torch only, no Lightning)."""
+"""uint8 image arrays -> normalised float tensors and in-memory datasets (torch only, no Lightning)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
+from torch.utils.data import Dataset
+
+from dlpipe import io
 
 
 def to_tensor(images: np.ndarray, normalization: dict[str, list[float]]) -> torch.Tensor:
@@ -12,3 +17,23 @@ def to_tensor(images: np.ndarray, normalization: dict[str, list[float]]) -> torc
     mean = torch.tensor(normalization["mean"]).view(1, -1, 1, 1)
     std = torch.tensor(normalization["std"]).view(1, -1, 1, 1)
     return ((x - mean) / std).contiguous()
+
+
+class ArrayDataset(Dataset):
+    """Indexed by a list of indices (from a BatchSampler), returning a whole batch."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor):
+        self.x, self.y = x, y
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        index = torch.as_tensor(indices)
+        return self.x[index], self.y[index]
+
+
+def load_split(path: Path, normalization: dict[str, list[float]]) -> tuple[ArrayDataset, list[str]]:
+    arrays = io.load_arrays(path)
+    dataset = ArrayDataset(to_tensor(arrays["x"], normalization), torch.from_numpy(arrays["y"]))
+    return dataset, [str(c) for c in arrays["classes"]]

@@ -7,14 +7,13 @@ import torch
 from torch import nn
 
 from dlpipe import io, paths
-from dlpipe.data.tensors import to_tensor
+from dlpipe.data.tensors import load_split
 
 
 def split_inputs(name: str) -> tuple[torch.Tensor, np.ndarray, list[str]]:
     """A split's normalised inputs, labels and class names."""
-    arrays = io.load_arrays(paths.split_file(name))
-    x = to_tensor(arrays["x"], io.read_json(paths.NORMALIZATION))
-    return x, arrays["y"], [str(c) for c in arrays["classes"]]
+    dataset, class_names = load_split(paths.split_file(name), io.read_json(paths.NORMALIZATION))
+    return dataset.x, dataset.y.numpy(), class_names
 
 
 @torch.inference_mode()

@@ -12,7 +12,8 @@ import torch
 
 from dlpipe import io, paths, tracking
 from dlpipe.config import Params
-from dlpipe.data.datamodule import ArrayDataModule, ArrayDataset, load_split
+from dlpipe.data.datamodule import ArrayDataModule
+from dlpipe.data.tensors import ArrayDataset, load_split
 from dlpipe.errors import ConfigError
 from dlpipe.evaluation.predict import predict_logits, probabilities
 from dlpipe.tasks.classify import ClassificationTask
@@ -86,8 +87,9 @@ def _accuracy(task: ClassificationTask, data: ArrayDataset) -> float:
 
 def run(params: Params) -> None:
     stats = io.read_json(paths.NORMALIZATION)
-    splits = {name: load_split(paths.split_file(name), stats)[0] for name in ("train", "val", "test")}
-    class_names = load_split(paths.split_file("test"), stats)[1]
+    loaded = {name: load_split(paths.split_file(name), stats) for name in ("train", "val", "test")}
+    splits = {name: dataset for name, (dataset, _) in loaded.items()}
+    class_names = loaded["train"][1]
     source, target = resolve_classes(params, class_names)
     shape = tuple(splits["train"].x.shape[1:])
     settings = params.transfer
