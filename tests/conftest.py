@@ -21,6 +21,7 @@ TINY = {
     "train": {"epochs": 2, "accelerator": "cpu", "devices": 1},
     "transfer": {"pretrain_epochs": 1, "finetune_epochs": 2},
     "export": {"latency_runs": 5},
+    "leaderboard": {"ensemble": []},
 }
 
 

@@ -65,8 +65,8 @@ def test_shipped_params_file_is_valid_and_its_sections_match_the_code_defaults()
 )
 def test_bad_values_name_the_key(tmp_path: Path, overrides: dict, message: str):
     path = tmp_path / "params.yaml"
-    raw = merge(yaml.safe_load((REPO / "params.yaml").read_text()), overrides)
-    path.write_text(yaml.safe_dump(raw))
+    shipped = merge(yaml.safe_load((REPO / "params.yaml").read_text()), {"leaderboard": {"ensemble": []}})
+    path.write_text(yaml.safe_dump(merge(shipped, overrides)))
     with pytest.raises(ConfigError) as error:
         load_params(path)
     assert str(error.value).replace(str(tmp_path) + "/", "").startswith(message)
@@ -124,3 +124,20 @@ def test_bad_builder_option_value_is_one_line(project):
         ConfigError, match=r"^params.yaml: models.mlp_shallow.options: unknown activation 'swish'"
     ):
         train.run(load_params(), "mlp_shallow")
+
+
+def test_ensemble_must_name_entries_of_models(tmp_path: Path):
+    path = tmp_path / "params.yaml"
+    path.write_text("models: {lenet5: , logreg: }\nleaderboard: {ensemble: [lenet5, vgg16]}\n")
+    with pytest.raises(
+        ConfigError,
+        match=r"/params.yaml: leaderboard.ensemble names 'vgg16', which is not an entry of models$",
+    ):
+        load_params(path)
+
+
+def test_incompatible_train_settings_are_one_line_errors(tmp_path: Path):
+    path = tmp_path / "params.yaml"
+    path.write_text("train: {schedule: onecycle, warmup_epochs: 2}\n")
+    with pytest.raises(ConfigError, match=r"/params.yaml: train sets a warm-up with schedule onecycle"):
+        load_params(path)

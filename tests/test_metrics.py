@@ -59,6 +59,7 @@ def test_reports_round_and_name_classes():
         "accuracy": 0.666667,
         "error_rate": 0.333333,
         "weighted_error": 0.458333,
+        "cost_error": 0.333333,  # no cost matrix: every mistake costs 1
     }
     per_class = per_class_metrics(Y_TRUE, Y_PRED, ["a", "b", "c"], np.array([1.0, 1.0, 10.0]))
     assert per_class["c"] == {"precision": 1.0, "recall": 0.5, "support": 2, "weight": 10.0}

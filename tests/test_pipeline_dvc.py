@@ -62,6 +62,10 @@ def test_repro_writes_every_declared_output(pipeline: Path):
         "reports/models/lenet5/metrics.json",
         "reports/models/lenet5/confusion.png",
         "reports/models/lenet5/export.json",
+        "reports/models/lenet5/diagnosis.md",
+        "reports/models/lenet5/calibration.csv",
+        "reports/models/lenet5/worst.png",
+        "reports/champion.json",
         "reports/transfer/metrics.json",
         "reports/leaderboard.csv",
         "reports/leaderboard.md",
@@ -70,7 +74,7 @@ def test_repro_writes_every_declared_output(pipeline: Path):
         assert (pipeline / path).is_file(), path
     board = (pipeline / "reports/leaderboard.csv").read_text().splitlines()
     assert (
-        board[0] == "rank,model,architecture,test_accuracy,weighted_error,parameters,macs_per_image,"
+        board[0] == "rank,model,architecture,test_accuracy,weighted_error,cost_error,parameters,macs_per_image,"
         "train_seconds,onnx_latency_ms"
     )
     assert board[1].startswith("1,lenet5,lenet5,0.9")
@@ -90,7 +94,8 @@ def test_metrics_and_plots_commands_work(pipeline: Path):
     assert data["data"]["accuracy"] > 0.9
     _dvc("plots", "show", "--out", "plots_html", cwd=pipeline)
     html = (pipeline / "plots_html/index.html").read_text()
-    assert "history.csv" in html and "predictions.csv" in html
+    for plot in ("history.csv", "predictions.csv", "per_class.csv", "calibration.csv"):
+        assert plot in html, plot
 
 
 def test_unrelated_param_edit_reruns_only_what_reads_it(pipeline: Path):
@@ -109,3 +114,21 @@ def test_exp_run_changes_a_parameter(pipeline: Path):
     assert "Running stage 'split'" not in result.stdout
     history = (pipeline / "reports/models/lenet5/history.csv").read_text().splitlines()
     assert len(history) == 2  # header + the one epoch
+
+
+def test_tune_stage_runs_only_when_enabled(pipeline: Path):
+    assert "tune@" not in _dvc("stage", "list", cwd=pipeline).stdout  # the shipped tune.models is []
+    params = yaml.safe_load((pipeline / "params.yaml").read_text())
+    params["tune"].update(
+        models=["lenet5"],
+        trials=2,
+        epochs=1,
+        pruner="none",
+        space={"train.lr": {"type": "float", "low": 1.0e-3, "high": 1.0e-2, "log": True}},
+    )
+    (pipeline / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    result = _dvc("repro", "tune", cwd=pipeline)
+    assert "Running stage 'tune@lenet5'" in result.stdout
+    best = yaml.safe_load((pipeline / "reports/tune/lenet5/best_params.yaml").read_text())
+    assert list(best["params"]) == ["models.lenet5.train.lr"]
+    assert "Running stage" not in _dvc("repro", "tune", cwd=pipeline).stdout

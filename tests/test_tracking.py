@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 from dlpipe.config import TrackingParams
@@ -20,3 +21,17 @@ def test_params_are_flattened_with_full_dotted_names():
         "train.sched.kind": "step",
         "empty": {},
     }
+
+
+def test_pointing_mlflow_at_a_project_does_not_leak_into_the_next(tmp_path, monkeypatch):
+    # mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI; left there, it would override the
+    # next project's tracking.uri in the same process.
+    from dlpipe.tracking import client
+
+    monkeypatch.chdir(tmp_path)
+    client(TrackingParams())
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    other = tmp_path / "other"
+    other.mkdir()
+    monkeypatch.chdir(other)
+    assert tracking_uri(TrackingParams()) == f"sqlite:///{other.resolve() / 'mlflow.db'}"

@@ -93,6 +93,11 @@ def test_mlflow_run_holds_params_metrics_artifacts_and_model(inside: Path):
     assert run.data.metrics["test_accuracy"] == metrics["accuracy"]
     assert run.data.metrics["test_weighted_error"] == metrics["weighted_error"]
     assert [m.step for m in client.get_metric_history(run_id, "val_acc")] != []
+    steps_per_epoch = -(-2 * 1077 // 64)  # originals + one augmented copy, batch 64
+    lrs = sorted(client.get_metric_history(run_id, "lr"), key=lambda m: m.step)
+    assert [m.step for m in lrs] == list(range(2 * steps_per_epoch))  # the lr of every step
+    assert max(m.value for m in lrs) == pytest.approx(0.003, rel=0.01)  # onecycle peaks at train.lr
+    assert len(client.get_metric_history(run_id, "train_loss_smooth_step")) == 2 * steps_per_epoch
     artifacts = {a.path for a in client.list_artifacts(run_id, "evaluation")}
     assert "evaluation/confusion.png" in artifacts
     assert str(inside / "mlartifacts") in run.info.artifact_uri

@@ -64,7 +64,7 @@ def test_weights_load_where_names_and_shapes_match():
     source = build_model("lenet5", 1, 5, 32)
     target = build_model("lenet5", 1, 10, 32)
     fresh = transfer_lib.load_matching(target, source.state_dict())
-    assert fresh == ["classifier.5.bias", "classifier.5.weight"]  # the head: 5 vs 10 classes
+    assert fresh == ["classifier.7.bias", "classifier.7.weight"]  # the head: 5 vs 10 classes
     assert torch.equal(target.features[0].weight, source.features[0].weight)
 
 

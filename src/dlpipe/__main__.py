@@ -1,4 +1,4 @@
-"""``python -m dlpipe <stage> [ARCH]``: one subcommand per DVC stage.
+"""``python -m dlpipe <stage> [ARCH]``: one subcommand per DVC stage, plus tune and predict.
 
 Stage modules are imported only when their subcommand runs, so the stages
 that need no torch (split, augment, leaderboard) start without importing it.
@@ -16,6 +16,16 @@ STAGES_WITH_ARCH = ("train", "evaluate", "export")
 STAGES = ("split", "augment", *STAGES_WITH_ARCH, "transfer", "leaderboard")
 
 
+def _positive(kind: type):
+    def parse(text: str):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be > 0 (got {text})")
+        return value
+
+    return parse
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dlpipe", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
@@ -23,6 +33,17 @@ def _parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(stage, help=f"run the {stage} stage")
         if stage in STAGES_WITH_ARCH:
             sub.add_argument("arch", metavar="NAME", help="an entry of params.yaml's models")
+    tune = commands.add_parser("tune", help="an Optuna study over tune.space (resumes if it exists)")
+    tune.add_argument("arch", metavar="NAME", nargs="?", help="an entry of models (default: tune.model)")
+    tune.add_argument("--trials", type=_positive(int), help="finished trials the study should reach")
+    tune.add_argument("--timeout", type=_positive(float), help="seconds per worker")
+    tune.add_argument("--workers", type=_positive(int), help="processes working on the study")
+    tune.add_argument("--storage", help="SQLAlchemy URL of the study database")
+    tune.add_argument("--study", help="study name (default: dlpipe-NAME)")
+    predict = commands.add_parser("predict", help="class probabilities of images from the champion model")
+    predict.add_argument("images", metavar="IMAGE", nargs="+", help="PNG or JPEG files")
+    predict.add_argument("--model", help="an entry of models (default: the champion)")
+    predict.add_argument("--top", type=_positive(int), default=5, help="classes shown per image")
     return parser
 
 
@@ -32,8 +53,20 @@ def main(argv: list[str] | None = None) -> int:
         from dlpipe.config import load_params
 
         params = load_params()
+        if args.stage == "predict":
+            from dlpipe import predict
+
+            predict.run(params, args.images, args.model, args.top)
+            return 0
         stage = importlib.import_module(f"dlpipe.stages.{args.stage}")
-        if args.stage in STAGES_WITH_ARCH:
+        if args.stage == "tune":
+            name = args.arch or params.tune.model
+            if name not in params.models:
+                raise DlpipeError(
+                    f"params.yaml: models does not list {name!r} (listed: {', '.join(params.models)})"
+                )
+            stage.run(params, name, args.trials, args.timeout, args.workers, args.storage, args.study)
+        elif args.stage in STAGES_WITH_ARCH:
             if args.arch not in params.models:
                 raise DlpipeError(
                     f"params.yaml: models does not list {args.arch!r} (listed: {', '.join(params.models)})"

@@ -57,6 +57,7 @@ class DataParams(Section):
     ratios: Ratios = Ratios()
     seed: int = 42
     on_bad_image: Literal["error", "skip"] = "error"
+    train_dev: Annotated[float, Field(ge=0, lt=0.5)] = 0.0  # share of the train split held out as train-dev
 
     @field_validator("path")
     @classmethod
@@ -101,16 +102,49 @@ class AugmentParams(Section):
     preview_examples: Annotated[int, Field(ge=1, le=64)] = 8
 
 
+def _keys_as_text_inner(value: dict) -> dict:
+    return {str(key): inner for key, inner in value.items()}
+
+
+class EarlyStoppingParams(Section):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs (0: never)."""
+
+    # "primary": the validation metric of evaluate.primary_metric
+    monitor: Literal["val_loss", "val_acc", "val_weighted_error", "val_cost_error", "primary"] = "val_loss"
+    patience: Annotated[int, Field(ge=0)] = 0
+    min_delta: Annotated[float, Field(ge=0)] = 0.0
+
+
 class TrainParams(Section):
     seed: int = 42
     epochs: Annotated[int, Field(ge=1)] = 15
     batch_size: Annotated[int, Field(ge=1)] = 64
-    optimizer: Literal["sgd", "adam", "adamw"] = "adamw"
+    # Optimiser: sgd (momentum 0 is plain mini-batch SGD), rmsprop (beta2 decays the squared
+    # gradients), adam and adamw (beta1, beta2).
+    optimizer: Literal["sgd", "rmsprop", "adam", "adamw"] = "adamw"
     lr: Annotated[float, Field(gt=0)] = 3e-3
     momentum: Annotated[float, Field(ge=0, lt=1)] = 0.9
-    weight_decay: Annotated[float, Field(ge=0)] = 5e-4
+    nesterov: bool = False
+    beta1: Annotated[float, Field(ge=0, lt=1)] = 0.9
+    beta2: Annotated[float, Field(ge=0, lt=1)] = 0.999
+    eps: Annotated[float, Field(gt=0)] = 1e-8
+    # Learning-rate schedule, per step: onecycle, or a warm-up then a decay by epoch.
+    schedule: Literal["constant", "onecycle", "inverse_time", "exponential", "step", "cosine"] = "onecycle"
+    decay_rate: Annotated[float, Field(ge=0)] = 1.0  # inverse_time: lr0 / (1 + decay_rate * epoch)
+    gamma: Annotated[float, Field(gt=0, le=1)] = 0.9  # exponential: lr0 * gamma**epoch; step: per step
+    step_epochs: Annotated[int, Field(ge=1)] = 5  # step: multiply by gamma every step_epochs
+    warmup_epochs: Annotated[int, Field(ge=0)] = 0  # linear warm-up before the schedule...
+    warmup_steps: Annotated[int, Field(ge=0)] = 0  # ...counted in epochs or in steps
+    # Regularisation.
+    weight_decay: Annotated[float, Field(ge=0)] = 5e-4  # L2 as the optimiser's weight decay
+    l2_penalty: Annotated[float, Field(ge=0)] = 0.0  # lambda of the cost term lambda/(2m) * sum ||W||^2
+    keep_prob: Annotated[float, Field(gt=0, le=1)] | None = None  # every dropout layer; null: the model's own
     label_smoothing: Annotated[float, Field(ge=0, lt=1)] = 0.05
-    schedule: Literal["constant", "onecycle"] = "onecycle"
+    gradient_clip: Annotated[float, Field(gt=0)] | None = None  # max global gradient norm
+    mixup_alpha: Annotated[float, Field(ge=0)] = 0.0  # lambda ~ Beta(alpha, alpha); 0: off
+    manifold_mixup_alpha: Annotated[float, Field(ge=0)] = 0.0  # the same, at a random hidden layer
+    early_stopping: EarlyStoppingParams = EarlyStoppingParams()
+    loss_smoothing: Annotated[float, Field(ge=0, lt=1)] = 0.98  # beta of the smoothed training loss
     accelerator: str = "auto"
     devices: int | str = "auto"
     strategy: str = "auto"
@@ -118,6 +152,18 @@ class TrainParams(Section):
     aux_loss_weight: Annotated[float, Field(ge=0)] = 0.3  # Inception's auxiliary classifiers
     init_from: str | None = None  # a model of this pipeline, or "torchvision:<weights>" from the cache
     freeze: Literal["none", "all_but_head"] | Annotated[int, Field(ge=0)] = "none"
+
+    @model_validator(mode="after")
+    def _compatible(self) -> TrainParams:
+        if self.warmup_epochs and self.warmup_steps:
+            raise ValueError("sets both warmup_epochs and warmup_steps; set one")
+        if self.schedule == "onecycle" and (self.warmup_epochs or self.warmup_steps):
+            raise ValueError(
+                "sets a warm-up with schedule onecycle, which warms up by itself; pick another schedule"
+            )
+        if self.mixup_alpha and self.manifold_mixup_alpha:
+            raise ValueError("sets both mixup_alpha and manifold_mixup_alpha; set one")
+        return self
 
 
 ENTRY_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
@@ -154,21 +200,143 @@ class TransferParams(Section):
         return arch
 
 
+# evaluate.primary_metric -> (the validation metric Lightning monitors, "max" or "min")
+PRIMARY_MONITORS = {
+    "accuracy": ("val_acc", "max"),
+    "weighted_error": ("val_weighted_error", "min"),
+    "cost_error": ("val_cost_error", "min"),
+}
+
+
 class EvaluateParams(Section):
     class_weights: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    # cost of predicting the inner class for the outer one; unnamed pairs cost 1 (0 when right)
+    cost_matrix: dict[str, dict[str, Annotated[float, Field(ge=0)]]] = Field(default_factory=dict)
+    # the single-number metric: checkpointing, early stopping (monitor primary), leaderboard, tuning
+    primary_metric: Literal["accuracy", "weighted_error", "cost_error"] = "accuracy"
+    bayes_error: Annotated[float, Field(ge=0, le=1)] | None = None  # human-level proxy; null: 0
+    calibration_bins: Annotated[int, Field(ge=2, le=100)] = 15
+    worst_examples: Annotated[int, Field(ge=1, le=100)] = 16  # misclassified test images in the grid
+    tta: Literal["none", "flip", "ten_crop"] = "none"  # test-time augmentation
+    tta_padding: Annotated[int, Field(ge=1)] = 2  # ten_crop: pixels of (reflected) border to crop from
 
-    @field_validator("class_weights", mode="before")
+    @field_validator("class_weights", "cost_matrix", mode="before")
     @classmethod
     def _keys_as_text(cls, value: Any) -> Any:
         # YAML reads a digit class name such as `3: 10` as an int key.
         if isinstance(value, dict):
-            return {str(key): weight for key, weight in value.items()}
+            return {
+                str(key): _keys_as_text_inner(inner) if isinstance(inner, dict) else inner
+                for key, inner in value.items()
+            }
         return value
+
+    @property
+    def monitor(self) -> tuple[str, str]:
+        """The validation metric that stands for ``primary_metric``, and its direction."""
+        return PRIMARY_MONITORS[self.primary_metric]
+
+
+class LeaderboardParams(Section):
+    ensemble: list[str] = Field(default_factory=list)  # models whose averaged probabilities get a row
 
 
 class ExportParams(Section):
     max_abs_diff: Annotated[float, Field(gt=0)] = 1e-4
     latency_runs: Annotated[int, Field(ge=1)] = 100
+
+
+class SearchDimension(Section):
+    """One entry of ``tune.space``: a params key and how to sample it.
+
+    ``one_minus: true`` samples 1 - value, so that a log scale spreads
+    momentum or beta1 over 0.9, 0.99, 0.999 evenly.
+    """
+
+    type: Literal["float", "int", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    one_minus: bool = False
+    choices: list[str | int | float | bool] | None = None
+
+    @model_validator(mode="after")
+    def _bounds_or_choices(self) -> SearchDimension:
+        if self.type == "categorical":
+            if not self.choices:
+                raise ValueError("needs choices: a categorical dimension lists its values")
+            return self
+        if self.low is None or self.high is None:
+            raise ValueError(f"needs low and high: a {self.type} dimension has bounds")
+        if not self.low < self.high:
+            raise ValueError(f"low must be below high (got {self.low:g} and {self.high:g})")
+        if self.log and self.low <= 0:
+            raise ValueError(f"log: true needs low > 0 (got {self.low:g})")
+        if self.type == "int" and self.one_minus:
+            raise ValueError("one_minus applies to float dimensions only")
+        return self
+
+
+DEFAULT_SPACE = {
+    "train.lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
+    "train.momentum": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True, "one_minus": True},
+    "train.beta1": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True, "one_minus": True},
+    "train.weight_decay": {"type": "float", "low": 1e-6, "high": 1e-2, "log": True},
+    "train.batch_size": {"type": "categorical", "choices": [32, 64, 128]},
+    "train.keep_prob": {"type": "float", "low": 0.5, "high": 1.0},
+    "train.optimizer": {"type": "categorical", "choices": ["sgd", "adam", "adamw"]},
+}
+
+
+class TuneParams(Section):
+    """``dlpipe tune``: an Optuna study over ``space`` for one entry of ``models``."""
+
+    model: str = "lenet5"  # the entry tuned by `dlpipe tune` without an argument
+    models: list[str] = Field(default_factory=list)  # entries `dvc repro` tunes (tune@NAME); [] = none
+    trials: Annotated[int, Field(ge=1)] = 20
+    timeout: Annotated[float, Field(gt=0)] | None = None  # seconds
+    workers: Annotated[int, Field(ge=1)] = 1
+    storage: str = "sqlite:///optuna.db"  # any SQLAlchemy URL; DLPIPE_TUNE_STORAGE overrides
+    epochs: Annotated[int, Field(ge=1)] = 8  # per trial; the pruner sees every epoch
+    seed: int = 42
+    pruner: Literal["median", "hyperband", "none"] = "median"
+    pruner_startup_trials: Annotated[int, Field(ge=0)] = 5  # median: trials before any pruning
+    pruner_warmup_epochs: Annotated[int, Field(ge=0)] = 2  # median: epochs before a trial can be pruned
+    heartbeat_seconds: Annotated[int, Field(ge=1)] = 10  # a trial silent for grace_seconds...
+    grace_seconds: Annotated[int, Field(ge=1)] = 60  # ...is marked FAIL (its worker died)
+    retries: Annotated[int, Field(ge=0)] = 1  # a failed trial is retried this often
+    space: dict[str, SearchDimension] = Field(
+        default_factory=lambda: {key: SearchDimension(**value) for key, value in DEFAULT_SPACE.items()}
+    )
+
+    @field_validator("space")
+    @classmethod
+    def _known_keys(cls, space: dict[str, SearchDimension]) -> dict[str, SearchDimension]:
+        for key, dimension in space.items():
+            section, _, name = key.partition(".")
+            if key == "model":
+                if dimension.type != "categorical":
+                    raise ValueError("has model, which must be categorical: it chooses entries of models")
+            elif section == "train":
+                if name not in TrainParams.model_fields or name in _UNTUNABLE:
+                    raise ValueError(f"has {key}, which is not a tunable key of the train section")
+            elif section != "options" or not name:
+                raise ValueError(
+                    f"has {key}, which is not tunable: use train.<key>, options.<option> or model"
+                )
+        return space
+
+
+_UNTUNABLE = {
+    "accelerator",
+    "devices",
+    "strategy",
+    "precision",
+    "init_from",
+    "freeze",
+    "early_stopping",
+    "epochs",
+}
 
 
 class TrackingParams(Section):
@@ -186,6 +354,8 @@ class Params(Section):
     transfer: TransferParams = TransferParams()
     evaluate: EvaluateParams = EvaluateParams()
     export: ExportParams = ExportParams()
+    leaderboard: LeaderboardParams = LeaderboardParams()
+    tune: TuneParams = TuneParams()
     tracking: TrackingParams = TrackingParams()
 
     @field_validator("models", mode="before")
@@ -209,6 +379,27 @@ class Params(Section):
                 known = ", ".join(sorted(ARCHITECTURES))
                 raise ValueError(f"names an unknown architecture {arch!r} (known: {known})")
         return models
+
+    @model_validator(mode="after")
+    def _ensemble_of_known_models(self) -> Params:
+        unknown = [name for name in self.leaderboard.ensemble if name not in self.models]
+        if unknown:
+            raise ValueError(f"leaderboard.ensemble names {unknown[0]!r}, which is not an entry of models")
+        if len(self.leaderboard.ensemble) == 1:
+            raise ValueError("leaderboard.ensemble needs at least two models (or none)")
+        return self
+
+    @model_validator(mode="after")
+    def _tuned_models_exist(self) -> Params:
+        # tune.model is checked where `dlpipe tune` uses it: an edit of models must not break other stages.
+        for name in self.tune.models:
+            if name not in self.models:
+                raise ValueError(f"tune.models names {name!r}, which is not an entry of models")
+        choices = self.tune.space.get("model")
+        for name in choices.choices if choices else []:
+            if name not in self.models:
+                raise ValueError(f"tune.space.model chooses {name!r}, which is not an entry of models")
+        return self
 
     def arch_of(self, name: str) -> str:
         return self.models[name].arch or name

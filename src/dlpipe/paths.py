@@ -21,6 +21,7 @@ AUGMENT_PREVIEW = REPORTS / "augment_preview.png"
 LEADERBOARD_CSV = REPORTS / "leaderboard.csv"
 LEADERBOARD_MD = REPORTS / "leaderboard.md"
 LEADERBOARD_PNG = REPORTS / "leaderboard.png"
+CHAMPION = REPORTS / "champion.json"
 
 
 def split_file(name: str) -> Path:
@@ -37,6 +38,11 @@ def report_dir(arch: str) -> Path:
     so that the leaderboard can depend on that one folder while writing its own
     files beside it (a dependency on ``reports/`` would contain its outputs)."""
     return REPORTS_BY_MODEL / arch
+
+
+def test_probabilities(arch: str) -> Path:
+    """evaluate's class probabilities on the test split, read by the leaderboard's ensemble."""
+    return report_dir(arch) / "test_probabilities.npz"
 
 
 def resume_dir(arch: str) -> Path:

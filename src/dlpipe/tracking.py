@@ -30,11 +30,21 @@ def tracking_uri(params: TrackingParams) -> str:
 
 
 def client(params: TrackingParams):  # -> mlflow.MlflowClient, imported lazily
-    """The client for this URI; MLflow's fluent API (start_run, log_model) is pointed at it too."""
+    """The client for this URI; MLflow's fluent API (start_run, log_model) is pointed at it too.
+
+    ``mlflow.set_tracking_uri`` also exports MLFLOW_TRACKING_URI, which this module reads as
+    the user's override: the variable is put back as it was, so a process that works on two
+    projects (tests, notebooks) does not carry the first one's store into the second.
+    """
     import mlflow
 
     uri = tracking_uri(params)
+    before = os.environ.get(ENV_URI)
     mlflow.set_tracking_uri(uri)
+    if before is None:
+        os.environ.pop(ENV_URI, None)
+    else:
+        os.environ[ENV_URI] = before
     return _client_for(uri)
 
 

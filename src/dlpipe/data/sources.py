@@ -67,10 +67,18 @@ def load_faces(params: DataParams) -> ImageSet:
     return ImageSet(images, labels, ["non_face", "face"])
 
 
-def _read_image(path: Path) -> Image.Image:
+def read_image(path: Path) -> Image.Image:
     with Image.open(path) as image:
         image.load()
         return image.copy()
+
+
+def image_array(image: Image.Image, size: int, channels: int) -> np.ndarray:
+    """One image as uint8 size×size×channels: grey or RGB, bilinear resize, as the split stores it."""
+    mode = "L" if channels == 1 else "RGB"
+    return np.asarray(image.convert(mode).resize((size, size), Image.Resampling.BILINEAR)).reshape(
+        size, size, channels
+    )
 
 
 def load_imagefolder(params: DataParams) -> ImageSet:
@@ -90,7 +98,7 @@ def load_imagefolder(params: DataParams) -> ImageSet:
             raise DataError(f"{class_dir}: class folder holds no PNG or JPEG images")
         for file in files:
             try:
-                loaded.append((_read_image(file), label))
+                loaded.append((read_image(file), label))
             except (UnidentifiedImageError, OSError) as exc:
                 if params.on_bad_image == "error":
                     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -101,16 +109,7 @@ def load_imagefolder(params: DataParams) -> ImageSet:
         channels = 1 if all(image.mode in _GREY_MODES for image, _ in loaded) else 3
     else:
         channels = params.channels
-    mode = "L" if channels == 1 else "RGB"
-    size = (params.image_size, params.image_size)
-    images = np.stack(
-        [
-            np.asarray(image.convert(mode).resize(size, Image.Resampling.BILINEAR)).reshape(
-                params.image_size, params.image_size, channels
-            )
-            for image, _ in loaded
-        ]
-    )
+    images = np.stack([image_array(image, params.image_size, channels) for image, _ in loaded])
     labels = np.array([label for _, label in loaded], dtype=np.int64)
     return ImageSet(images, labels, [d.name for d in class_dirs], skipped)
 

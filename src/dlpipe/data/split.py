@@ -33,6 +33,21 @@ def stratified_split(labels: np.ndarray, ratios: Ratios, seed: int) -> Split:
     return Split({"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)})
 
 
+def hold_out_train_dev(split: Split, labels: np.ndarray, share: float, seed: int) -> Split:
+    """Move ``share`` of the training examples (stratified) to a ``train_dev`` split: same
+    distribution as train, never trained on, so dev − train-dev measures data mismatch."""
+    if share <= 0:
+        return split
+    from sklearn.model_selection import train_test_split
+
+    train = split.indices["train"]
+    try:
+        kept, held = train_test_split(train, test_size=share, stratify=labels[train], random_state=seed)
+    except ValueError as exc:
+        raise DataError(f"cannot hold out data.train_dev={share:g} of the train split: {exc}") from None
+    return Split({**split.indices, "train": np.sort(kept), "train_dev": np.sort(held)})
+
+
 def content_hash(dataset: ImageSet) -> str:
     """sha256 of pixels, labels and class names: names the exact data a run saw."""
     digest = hashlib.sha256()

@@ -52,3 +52,74 @@ def confusion_matrix(matrix: np.ndarray, class_names: list[str], path: Path, tit
         axis.text(col, row, str(count), ha="center", va="center", color=color, fontsize=8)
     figure.tight_layout()
     _save(figure, path)
+
+
+def per_class_bars(per_class: dict[str, dict], path: Path, title: str) -> None:
+    """Precision and recall of every class, side by side."""
+    names = list(per_class)
+    positions = np.arange(len(names))
+    figure, axis = plt.subplots(figsize=(max(6.0, 0.6 * len(names) + 2), 4))
+    axis.bar(positions - 0.2, [per_class[n]["precision"] for n in names], width=0.4, label="precision")
+    axis.bar(positions + 0.2, [per_class[n]["recall"] for n in names], width=0.4, label="recall")
+    axis.set_xticks(positions, names, rotation=45 if len(names) > 10 else 0)
+    low = min([per_class[n][k] for n in names for k in ("precision", "recall")], default=0.0)
+    axis.set(ylim=(max(0.0, low - 0.05), 1.0), xlabel="class", title=f"{title}: precision and recall")
+    axis.grid(alpha=0.3, axis="y")
+    axis.legend(loc="lower right")
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def reliability_diagram(bins: list[dict], ece: float, path: Path, title: str) -> None:
+    """Accuracy against confidence per bin; the diagonal is perfect calibration."""
+    figure, axis = plt.subplots(figsize=(5, 5))
+    widths = [b["bin_high"] - b["bin_low"] for b in bins]
+    axis.bar(
+        [b["bin_low"] for b in bins],
+        [b["accuracy"] for b in bins],
+        width=widths,
+        align="edge",
+        edgecolor="black",
+        alpha=0.7,
+        label="accuracy",
+    )
+    axis.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
+    axis.scatter(
+        [b["confidence"] for b in bins], [b["accuracy"] for b in bins], color="black", s=12, zorder=3
+    )
+    axis.set(
+        xlim=(0, 1),
+        ylim=(0, 1),
+        xlabel="confidence",
+        ylabel="accuracy",
+        title=f"{title}: reliability (ECE {ece:.4f})",
+    )
+    axis.legend(loc="upper left")
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def worst_mistakes(
+    images: np.ndarray, cases: list[dict], class_names: list[str], path: Path, title: str
+) -> None:
+    """A grid of misclassified test images, most confident mistake first, with true and
+    predicted labels. ``cases``: dicts with index, true, predicted, confidence."""
+    columns = min(8, max(1, len(cases)))
+    rows = max(1, -(-len(cases) // columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.9 * rows + 0.4), squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, case in zip(axes.flat, cases, strict=False):
+        image = images[case["index"]]
+        axis.imshow(
+            image[..., 0] if image.shape[-1] == 1 else image, cmap="gray" if image.shape[-1] == 1 else None
+        )
+        axis.set_title(
+            f"{class_names[case['true']]}→{class_names[case['predicted']]}\n{case['confidence']:.2f}",
+            fontsize=8,
+        )
+    if not cases:
+        axes.flat[0].text(0.5, 0.5, "no mistakes", ha="center", va="center")
+    figure.suptitle(f"{title}: worst test mistakes (true→predicted, confidence)", fontsize=9)
+    figure.tight_layout()
+    _save(figure, path)

@@ -1,6 +1,10 @@
-"""leaderboard: reports/*/{metrics,train,export}.json -> reports/leaderboard.{csv,md,png}.
+"""leaderboard: reports/models/*/{metrics,train,export}.json -> reports/leaderboard.{csv,md,png}
+and reports/champion.json.
 
-Needs no torch: it only reads the JSON that the per-architecture stages wrote.
+Needs no torch: it reads what the per-model stages wrote. Rows are ranked by
+``evaluate.primary_metric``; ``leaderboard.ensemble`` adds a row for the
+average of those models' test probabilities. The best model (not the
+ensemble, which is not a registered model) gets the MLflow alias ``champion``.
 """
 
 from __future__ import annotations
@@ -8,9 +12,12 @@ from __future__ import annotations
 import csv
 import io as text_io
 
-from dlpipe import io, paths
+import numpy as np
+
+from dlpipe import champion, io, paths
 from dlpipe.config import Params
 from dlpipe.errors import DataError
+from dlpipe.evaluation.metrics import class_weight_vector, cost_matrix, summary_metrics
 
 COLUMNS = (
     "rank",
@@ -18,6 +25,7 @@ COLUMNS = (
     "architecture",
     "test_accuracy",
     "weighted_error",
+    "cost_error",
     "parameters",
     "macs_per_image",
     "train_seconds",
@@ -32,8 +40,54 @@ def _read(arch: str, name: str) -> dict:
     return io.read_json(path)
 
 
-def collect(models: list[str]) -> list[dict]:
-    """One row per architecture, best first (accuracy, then weighted error)."""
+def ensemble_row(
+    members: list[str], rows: list[dict], class_weights: dict[str, float], costs: dict | None = None
+) -> dict:
+    """The members' averaged test probabilities, scored like a model; its costs are their sums."""
+    arrays = []
+    for name in members:
+        path = paths.test_probabilities(name)
+        if not path.exists():
+            raise DataError(f"{path}: missing; run `dvc repro` to produce it")
+        arrays.append(io.load_arrays(path))
+    labels = arrays[0]["labels"]
+    if any(not np.array_equal(a["labels"], labels) for a in arrays):
+        raise DataError(f"leaderboard.ensemble: {', '.join(members)} were evaluated on different test sets")
+    averaged = np.mean([a["probabilities"] for a in arrays], axis=0)
+    class_names = [str(name) for name in arrays[0]["class_names"]]
+    weights = class_weight_vector(class_names, class_weights)
+    metrics = summary_metrics(labels, averaged.argmax(axis=1), weights, cost_matrix(class_names, costs or {}))
+    by_name = {row["model"]: row for row in rows}
+    summed = {key: sum(by_name[m][key] for m in members) for key in ("parameters", "macs_per_image")}
+    timed = {
+        key: round(sum(by_name[m][key] for m in members), 6) for key in ("train_seconds", "onnx_latency_ms")
+    }
+    return {
+        "model": "ensemble",
+        "architecture": "+".join(members),
+        "test_accuracy": metrics["accuracy"],
+        "weighted_error": metrics["weighted_error"],
+        "cost_error": metrics["cost_error"],
+        **summed,
+        **timed,
+    }
+
+
+ORDER = {
+    "accuracy": lambda row: (-row["test_accuracy"], row["weighted_error"], row["model"]),
+    "weighted_error": lambda row: (row["weighted_error"], -row["test_accuracy"], row["model"]),
+    "cost_error": lambda row: (row["cost_error"], -row["test_accuracy"], row["model"]),
+}
+
+
+def rank(rows: list[dict], primary_metric: str = "accuracy") -> list[dict]:
+    """Best first by the primary metric, ties broken by the others, then by name."""
+    rows = sorted(rows, key=ORDER[primary_metric])
+    return [{"rank": i + 1, **{k: v for k, v in row.items() if k != "rank"}} for i, row in enumerate(rows)]
+
+
+def collect(models: list[str], primary_metric: str = "accuracy") -> list[dict]:
+    """One row per model, best first."""
     rows = []
     for arch in models:
         metrics, trained, exported = (
@@ -47,14 +101,14 @@ def collect(models: list[str]) -> list[dict]:
                 "architecture": trained["architecture"],
                 "test_accuracy": metrics["accuracy"],
                 "weighted_error": metrics["weighted_error"],
+                "cost_error": metrics["cost_error"],
                 "parameters": trained["parameters"],
                 "macs_per_image": trained["macs_per_image"],
                 "train_seconds": trained["train_seconds"],
                 "onnx_latency_ms": exported["onnx_latency_ms"],
             }
         )
-    rows.sort(key=lambda row: (-row["test_accuracy"], row["weighted_error"], row["model"]))
-    return [{"rank": i + 1, **row} for i, row in enumerate(rows)]
+    return rank(rows, primary_metric)
 
 
 def to_csv(rows: list[dict]) -> str:
@@ -107,12 +161,20 @@ def plot(rows: list[dict]) -> None:
 
 
 def run(params: Params) -> None:
-    rows = collect(params.models)
+    primary = params.evaluate.primary_metric
+    rows = collect(list(params.models), primary)
+    if params.leaderboard.ensemble:
+        extra = ensemble_row(
+            params.leaderboard.ensemble, rows, params.evaluate.class_weights, params.evaluate.cost_matrix
+        )
+        rows = rank([*rows, extra], primary)
     io.write_text(paths.LEADERBOARD_CSV, to_csv(rows))
     io.write_text(paths.LEADERBOARD_MD, to_markdown(rows))
     plot(rows)
-    best = rows[0]
+    best = next(row for row in rows if row["model"] != "ensemble")
+    crowned = champion.crown(params, best["model"])
+    io.write_json(paths.CHAMPION, crowned)
     print(
-        f"leaderboard: {len(rows)} models, best {best['model']} "
-        f"({best['test_accuracy']:.4f}) -> {paths.LEADERBOARD_MD}"
+        f"leaderboard: {len(rows)} rows ranked by {primary}, best model {best['model']} "
+        f"(accuracy {best['test_accuracy']:.4f}) -> {paths.LEADERBOARD_MD}; champion: {crowned['uri']}"
     )

@@ -26,16 +26,15 @@ from dlpipe import io, paths, tracking
 from dlpipe.config import Params
 from dlpipe.data.datamodule import ArrayDataModule
 from dlpipe.errors import ConfigError
+from dlpipe.evaluation.metrics import selection_costs
 from dlpipe.evaluation.plots import learning_curves
 from dlpipe.models.checkpoint import save_model
 from dlpipe.models.complexity import multiply_accumulates
 from dlpipe.models.registry import check_options
 from dlpipe.tasks.classify import ClassificationTask
 from dlpipe.training import transfer
-from dlpipe.training.callbacks import History, progress_callbacks
+from dlpipe.training.callbacks import History, StepMetrics, progress_callbacks
 from dlpipe.training.trainer import build_trainer
-
-MONITOR = "val_acc"
 
 
 def _file_digest(path: Path) -> str:
@@ -48,6 +47,7 @@ def fingerprint(params: Params, name: str, inputs: list[Path]) -> str:
         "name": name,
         "model": params.models[name].model_dump(),
         "train": params.train_for(name).model_dump(),
+        "selection": params.evaluate.model_dump(include={"primary_metric", "class_weights", "cost_matrix"}),
         "inputs": {str(p): _file_digest(p) for p in inputs},
     }
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
@@ -122,6 +122,7 @@ def _build_task(params: Params, name: str, data: ArrayDataModule) -> Classificat
             class_names=data.class_names,
             options=options,
             train=train.model_dump(),
+            **selection_costs(params.evaluate, data.class_names),
         )
     except (ValueError, TypeError) as exc:  # a builder refusing an option's value
         raise ConfigError(f"params.yaml: models.{name}.options: {exc}") from None
@@ -147,17 +148,19 @@ def _publish(
     history.write()
     learning_curves(history.rows, report_dir / "history.png", name)
     channels, size = task.hparams.in_channels, task.hparams.image_size
+    monitor, _ = params.evaluate.monitor
     summary = {
         "architecture": params.arch_of(name),
         "epochs": len(history.rows),
-        "best_val_acc": round(float(best.best_model_score), 6),
+        "monitor": monitor,
+        f"best_{monitor}": round(float(best.best_model_score), 6),
         "parameters": sum(p.numel() for p in best_task.model.parameters()),
         "trainable_parameters": sum(p.numel() for p in task.model.parameters() if p.requires_grad),
         "macs_per_image": multiply_accumulates(best_task.model.eval(), (channels, size, size)),
         "train_seconds": round(history.train_seconds, 2),
     }
     io.write_json(report_dir / "train.json", summary)
-    logged = ("best_val_acc", "parameters", "macs_per_image", "train_seconds")
+    logged = (f"best_{monitor}", "parameters", "macs_per_image", "train_seconds")
     tracking.log_metrics(params.tracking, run_id, {key: summary[key] for key in logged})
     mlflow_client = tracking.client(params.tracking)
     for file in ("history.csv", "history.png"):
@@ -175,8 +178,9 @@ def run(params: Params, name: str) -> None:
     state = _start_or_resume(params, name, resume, fingerprint(params, name, inputs))
 
     history = History(paths.report_dir(name) / "history.csv")
+    monitor, mode = params.evaluate.monitor
     best = ModelCheckpoint(
-        dirpath=resume / "checkpoints", filename="best", monitor=MONITOR, mode="max", save_last=True
+        dirpath=resume / "checkpoints", filename="best", monitor=monitor, mode=mode, save_last=True
     )
     logger = MLFlowLogger(
         experiment_name=params.tracking.experiment,
@@ -186,12 +190,13 @@ def run(params: Params, name: str) -> None:
     trainer = build_trainer(
         train,
         logger=logger,
-        callbacks=[best, history, *progress_callbacks()],
+        callbacks=[best, history, StepMetrics(), *progress_callbacks()],
         batches_per_epoch=-(-len(data.datasets["train"]) // train.batch_size),
         root_dir=resume,
+        primary_monitor=monitor,
     )
     trainer.fit(task, datamodule=data, ckpt_path=state["checkpoint"])
 
     summary = _publish(params, name, state["run_id"], best, history, task)
     shutil.rmtree(resume, ignore_errors=True)
-    print(f"train@{name}: best val_acc {summary['best_val_acc']:.4f} in {summary['train_seconds']:.1f}s")
+    print(f"train@{name}: best {monitor} {summary[f'best_{monitor}']:.4f} in {summary['train_seconds']:.1f}s")

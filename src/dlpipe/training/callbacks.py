@@ -1,4 +1,5 @@
-"""Callbacks: the per-epoch history file and a plain progress line for logs."""
+"""Callbacks: the per-epoch history file, per-step lr and smoothed loss for MLflow, and a
+plain progress line for logs."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
+from lightning.pytorch.loggers import MLFlowLogger
 
 from dlpipe import io
 
@@ -59,6 +61,40 @@ class History(pl.Callback):
         self.rows = list(state_dict["rows"])
 
 
+class StepMetrics(pl.Callback):
+    """The lr and the smoothed training loss of every optimiser step, sent to MLflow as one
+    batch an epoch (a call a step would cost more than the step on small models)."""
+
+    def __init__(self) -> None:
+        self._rows: list[tuple[int, float, Any]] = []
+
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        # Read before the step: the lr this step uses, under its 0-based index.
+        self._step, self._lr = trainer.global_step, trainer.optimizers[0].param_groups[0]["lr"]
+
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        self._rows.append((self._step, self._lr, pl_module.smoothed_loss.value))
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        rows, self._rows = self._rows, []
+        logger = trainer.logger
+        if not rows or not isinstance(logger, MLFlowLogger):
+            return
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        metrics = []
+        for step, lr, smoothed in rows:
+            metrics.append(Metric("lr", lr, now, step))
+            metrics.append(Metric("train_loss_smooth_step", float(smoothed), now, step))
+        for start in range(0, len(metrics), 1000):  # MLflow's limit per batch
+            logger.experiment.log_batch(logger.run_id, metrics=metrics[start : start + 1000])
+
+
 class EpochLine(pl.Callback):
     """One plain line per epoch, for logs and pipes where a live bar would be noise."""
 
@@ -66,7 +102,7 @@ class EpochLine(pl.Callback):
         metrics = trainer.callback_metrics
         shown = " ".join(
             f"{key}={float(metrics[key]):.4f}"
-            for key in ("train_loss", "train_acc", "val_loss", "val_acc")
+            for key in ("train_loss", "train_loss_smooth", "train_acc", "val_loss", "val_acc")
             if key in metrics
         )
         print(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs} {shown}", flush=True)

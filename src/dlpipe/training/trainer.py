@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 
 import lightning.pytorch as pl
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import Logger
 
 from dlpipe.config import TrainParams
@@ -32,9 +32,20 @@ def build_trainer(
     callbacks: list[pl.Callback],
     batches_per_epoch: int,
     root_dir: Path,
+    primary_monitor: str = "val_acc",
 ) -> pl.Trainer:
-    """Accelerator, devices, strategy and precision from params; deterministic and quiet."""
+    """Accelerator, devices, strategy, precision, gradient clipping and early stopping from
+    params; deterministic and quiet."""
     silence_known_noise()
+    stopping = params.early_stopping
+    if stopping.patience:
+        mode = "min" if stopping.monitor.endswith("loss") else "max"
+        callbacks = [
+            *callbacks,
+            EarlyStopping(
+                stopping.monitor, min_delta=stopping.min_delta, patience=stopping.patience, mode=mode
+            ),
+        ]
     return pl.Trainer(
         max_epochs=params.epochs,
         accelerator=params.accelerator,
@@ -44,6 +55,8 @@ def build_trainer(
         logger=logger,
         callbacks=callbacks,
         deterministic=True,
+        gradient_clip_val=params.gradient_clip,
+        gradient_clip_algorithm="norm",
         log_every_n_steps=max(1, min(50, batches_per_epoch)),
         num_sanity_val_steps=0,
         enable_model_summary=False,

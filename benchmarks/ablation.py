@@ -1,0 +1,174 @@
+"""Ablation on digits: each training technique on and off, over several seeds, for one model.
+
+Every variant changes one thing against the baseline (the shipped params.yaml
+recipe for the model) and is trained from scratch with each seed; test
+accuracy and weighted error are reported as mean ± std. Test-time
+augmentation and the ensemble reuse the baseline's models. Prints a Markdown
+table and writes benchmarks/results/ablation.json.
+
+    dvc repro augment   # the split and augmented data it trains on
+    .venv/bin/python benchmarks/ablation.py [--model lenet5] [--seeds 3] [--epochs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import lightning.pytorch as pl
+import numpy as np
+
+from dlpipe import paths
+from dlpipe.config import Params, load_params
+from dlpipe.data.datamodule import ArrayDataModule
+from dlpipe.evaluation.metrics import class_weight_vector, summary_metrics
+from dlpipe.evaluation.predict import split_inputs
+from dlpipe.evaluation.tta import predict_probabilities
+from dlpipe.tasks.classify import ClassificationTask
+from dlpipe.training.trainer import build_trainer
+
+RESULTS = Path(__file__).parent / "results" / "ablation.json"
+
+# name -> (train overrides, model option overrides, train on the augmented data?)
+VARIANTS: dict[str, tuple[dict, dict, bool]] = {
+    "baseline": ({}, {}, True),
+    "no augmentation": ({}, {}, False),
+    "no label smoothing": ({"label_smoothing": 0.0}, {}, True),
+    "no weight decay": ({"weight_decay": 0.0}, {}, True),
+    "explicit L2 (λ=1) instead of weight decay": ({"weight_decay": 0.0, "l2_penalty": 1.0}, {}, True),
+    "dropout keep_prob 0.7": ({}, {"dropout": 0.3}, True),
+    "batch norm": ({}, {"batch_norm": True}, True),
+    "mixup α=0.2": ({"mixup_alpha": 0.2}, {}, True),
+    "manifold mixup α=2": ({"manifold_mixup_alpha": 2.0}, {}, True),
+    "SGD + Nesterov momentum 0.9 (lr 0.05)": ({"optimizer": "sgd", "lr": 0.05, "nesterov": True}, {}, True),
+    "RMSprop (lr 1e-3)": ({"optimizer": "rmsprop", "lr": 0.001}, {}, True),
+    "Adam, no schedule": ({"optimizer": "adam", "schedule": "constant"}, {}, True),
+    "inverse-time decay + 1 warm-up epoch": (
+        {"schedule": "inverse_time", "decay_rate": 0.5, "warmup_epochs": 1},
+        {},
+        True,
+    ),
+    "gradient clipping (norm 1)": ({"gradient_clip": 1.0}, {}, True),
+    "early stopping (val_loss, patience 2)": (
+        {"early_stopping": {"monitor": "val_loss", "patience": 2}},
+        {},
+        True,
+    ),
+}
+
+
+def train_once(
+    params: Params, model: str, seed: int, train: dict, options: dict, augmented: bool, epochs: int
+):
+    """Train one variant with one seed; return the model, in eval mode."""
+    settings = {**params.train_for(model).model_dump(), **train, "seed": seed, "epochs": epochs}
+    settings.update(accelerator="cpu", devices=1)
+    pl.seed_everything(seed, workers=True, verbose=False)
+    source = paths.AUGMENTED_TRAIN if augmented else paths.split_file("train")
+    data = ArrayDataModule.from_files(
+        source, paths.split_file("val"), paths.NORMALIZATION, settings["batch_size"], seed
+    )
+    channels, size, _ = data.input_shape
+    task = ClassificationTask(
+        params.arch_of(model),
+        channels,
+        len(data.class_names),
+        size,
+        data.class_names,
+        {**params.models[model].options, **options},
+        settings,
+    )
+    with tempfile.TemporaryDirectory() as scratch:
+        trainer = build_trainer(
+            task.train_params, logger=False, callbacks=[], batches_per_epoch=1, root_dir=Path(scratch)
+        )
+        trainer.fit(task, datamodule=data)
+    return task.model.eval()
+
+
+def scores(probabilities: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
+    summary = summary_metrics(labels, probabilities.argmax(axis=1), weights)
+    return summary["accuracy"], summary["weighted_error"]
+
+
+def summarise(name: str, results: list[tuple[float, float]]) -> dict:
+    accuracy, weighted = [r[0] for r in results], [r[1] for r in results]
+    spread = statistics.stdev if len(results) > 1 else (lambda values: 0.0)
+    return {
+        "variant": name,
+        "runs": len(results),
+        "accuracy_mean": statistics.mean(accuracy),
+        "accuracy_std": spread(accuracy),
+        "weighted_error_mean": statistics.mean(weighted),
+        "weighted_error_std": spread(weighted),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="lenet5")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--only", nargs="*", help="variant names to run (default: all)")
+    args = parser.parse_args()
+    if not paths.AUGMENTED_TRAIN.exists():
+        sys.exit(f"{paths.AUGMENTED_TRAIN}: missing; run `dvc repro augment` first")
+    params = load_params()
+    if args.model not in params.models:
+        sys.exit(f"--model {args.model}: not an entry of models in params.yaml")
+    x, labels, class_names = split_inputs("test")
+    weights = class_weight_vector(class_names, params.evaluate.class_weights)
+
+    rows, baseline_probabilities = [], []
+    started = time.perf_counter()
+    for name, (train, options, augmented) in VARIANTS.items():
+        if args.only and name not in args.only and name != "baseline":
+            continue
+        results = []
+        for seed in range(args.seeds):
+            model = train_once(params, args.model, seed, train, options, augmented, args.epochs)
+            probabilities = predict_probabilities(model, x)
+            results.append(scores(probabilities, labels, weights))
+            if name == "baseline":
+                baseline_probabilities.append((model, probabilities))
+        rows.append(summarise(name, results))
+        print(f"{name}: {rows[-1]['accuracy_mean']:.4f} ± {rows[-1]['accuracy_std']:.4f}", flush=True)
+    for mode in ("flip", "ten_crop"):
+        tta = [
+            scores(predict_probabilities(model, x, mode), labels, weights)
+            for model, _ in baseline_probabilities
+        ]
+        rows.append(summarise(f"baseline + TTA {mode}", tta))
+    averaged = np.mean([p for _, p in baseline_probabilities], axis=0)
+    rows.append(
+        summarise(f"ensemble of the {args.seeds} baseline seeds", [scores(averaged, labels, weights)])
+    )
+
+    print(f"\n{args.model} on digits, {args.epochs} epochs, seeds 0..{args.seeds - 1}\n")
+    print("| variant | runs | test accuracy | weighted error |")
+    print("|---|---:|---:|---:|")
+    for row in rows:
+        print(
+            f"| {row['variant']} | {row['runs']} | {row['accuracy_mean']:.4f} ± {row['accuracy_std']:.4f} "
+            f"| {row['weighted_error_mean']:.4f} ± {row['weighted_error_std']:.4f} |"
+        )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    report = {
+        "model": args.model,
+        "epochs": args.epochs,
+        "seeds": args.seeds,
+        "class_weights": params.evaluate.class_weights,
+        "seconds": round(time.perf_counter() - started, 1),
+        "rows": rows,
+    }
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

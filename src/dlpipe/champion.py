@@ -1,0 +1,59 @@
+"""The registered model alias ``champion``: the leaderboard's best model, and how to find it.
+
+export registers every model as ``<prefix><name>``; the leaderboard moves the
+alias to the newest version of the best one, so
+``models:/<prefix><best>@champion`` always names the model to ship.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from dlpipe import tracking
+from dlpipe.config import Params
+from dlpipe.errors import DataError
+
+ALIAS = "champion"
+
+
+def registered_name(params: Params, model: str) -> str:
+    return f"{params.tracking.registered_model_prefix}{model}"
+
+
+def crown(params: Params, best: str) -> dict:
+    """Give ``best``'s newest registered version the alias, and take it from every other model."""
+    from mlflow.exceptions import MlflowException
+
+    client = tracking.client(params.tracking)
+    name = registered_name(params, best)
+    versions = client.search_model_versions(f"name='{name}'")
+    if not versions:
+        raise DataError(f"MLflow has no registered model {name!r}: run `dvc repro export@{best}`")
+    newest = max(versions, key=lambda v: int(v.version))
+    for other in params.models:
+        if other != best:
+            # MlflowException: that model is not registered, or never held the alias.
+            with contextlib.suppress(MlflowException):
+                client.delete_registered_model_alias(registered_name(params, other), ALIAS)
+    client.set_registered_model_alias(name, ALIAS, newest.version)
+    return {
+        "model": best,
+        "registered_model": name,
+        "version": int(newest.version),
+        "uri": f"models:/{name}@{ALIAS}",
+    }
+
+
+def champion_uri(params: Params) -> str:
+    """``models:/<name>@champion`` of the registered model that holds the alias."""
+    from mlflow.exceptions import MlflowException
+
+    client = tracking.client(params.tracking)
+    for model in params.models:
+        name = registered_name(params, model)
+        try:
+            client.get_model_version_by_alias(name, ALIAS)
+        except MlflowException:
+            continue
+        return f"models:/{name}@{ALIAS}"
+    raise DataError("no registered model has the alias champion: run `dvc repro` first")

@@ -1,0 +1,54 @@
+"""tune@NAME and ``dlpipe tune [NAME]``: an Optuna study over ``tune.space`` for one model.
+
+Trials train on the augmented training split and are scored on the
+validation split (never the test split). The study resumes when run again;
+the reports go to ``reports/tune/NAME/``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from dlpipe import paths
+from dlpipe.config import Params
+from dlpipe.tuning import report, study
+
+
+def report_dir(name: str) -> Path:
+    return paths.REPORTS / "tune" / name
+
+
+def run(
+    params: Params,
+    name: str,
+    trials: int | None = None,
+    timeout: float | None = None,
+    workers: int | None = None,
+    storage: str | None = None,
+    study_name: str | None = None,
+) -> None:
+    tune = params.tune
+    trials, workers = trials or tune.trials, workers or tune.workers
+    timeout = timeout if timeout is not None else tune.timeout
+    url, study_name = study.storage_url(tune, storage), study_name or f"dlpipe-{name}"
+
+    opened = study.load_study(params, url, study_name)
+    parent = study.parent_run(params, opened, name, url)
+    done = study.finished_trials(opened)
+    remaining = max(0, trials - done)
+    print(
+        f"tune@{name}: study {study_name!r} in {url}: {done} trials finished, {remaining} to run", flush=True
+    )
+    if remaining:
+        study.run_workers(params, url, study_name, name, remaining, timeout, workers)
+
+    opened = study.load_study(params, url, study_name)
+    folder = report_dir(name)
+    shutil.rmtree(folder, ignore_errors=True)  # only this study's files, never a previous one's
+    best = report.write(params, opened, name, folder, parent)
+    if best is None:
+        print(f"tune@{name}: no trial completed; nothing to recommend")
+        return
+    print(f"tune@{name}: best {best['metric']} {best['best_value']:.4f} (trial {best['best_trial']})")
+    print(f"tune@{name}: apply it with\n  {best['command']}")

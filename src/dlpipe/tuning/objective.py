@@ -1,0 +1,120 @@
+"""One trial: train the sampled settings for ``tune.epochs`` epochs, report the validation
+metric of ``evaluate.primary_metric`` to the pruner after every epoch, and record the trial
+as a child run in MLflow. The test split is never used."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import lightning.pytorch as pl
+import optuna
+from lightning.pytorch.loggers import MLFlowLogger
+from optuna_integration import PyTorchLightningPruningCallback
+
+from dlpipe import paths, tracking
+from dlpipe.config import Params, TrackingParams
+from dlpipe.data.datamodule import ArrayDataModule
+from dlpipe.evaluation.metrics import selection_costs
+from dlpipe.tasks.classify import ClassificationTask
+from dlpipe.training.trainer import build_trainer
+from dlpipe.tuning import space
+
+RUN_ID_ATTR = "mlflow_run_id"
+
+
+class BestValue(pl.Callback):
+    """The best value ``monitor`` reached at the end of any validation."""
+
+    def __init__(self, monitor: str, mode: str):
+        self.monitor, self.pick = monitor, max if mode == "max" else min
+        self.best = float("-inf") if mode == "max" else float("inf")
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        value = trainer.callback_metrics.get(self.monitor)
+        if value is not None:
+            self.best = self.pick(self.best, float(value))
+
+
+def tuning_tracking(params: Params) -> TrackingParams:
+    """Trials go to their own experiment, so the leaderboard's experiment lists one run per model."""
+    return params.tracking.model_copy(update={"experiment": f"{params.tracking.experiment}-tune"})
+
+
+class Objective:
+    def __init__(self, params: Params, model: str, study_name: str, parent_run_id: str):
+        self.params, self.model, self.study_name, self.parent_run_id = (
+            params,
+            model,
+            study_name,
+            parent_run_id,
+        )
+        self.tracking = tuning_tracking(params)
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        sampled = space.suggest(trial, self.params.tune.space)
+        name, train, options = space.trial_settings(self.params, self.model, sampled, self.params.tune.epochs)
+        run_id = tracking.create_run(
+            self.tracking,
+            run_name=f"trial-{trial.number}",
+            tags={
+                "mlflow.parentRunId": self.parent_run_id,
+                "optuna.study": self.study_name,
+                "optuna.trial": str(trial.number),
+                "architecture": self.params.arch_of(name),
+                "model": name,
+                "seed": str(train.seed),
+            },
+            logged={"tuned": sampled, "train": train.model_dump(), "options": options},
+        )
+        trial.set_user_attr(RUN_ID_ATTR, run_id)
+        mlflow_client = tracking.client(self.tracking)
+        try:
+            value = self._train(trial, name, train, options, run_id)
+        except optuna.TrialPruned:
+            mlflow_client.set_tag(run_id, "optuna.state", "PRUNED")
+            mlflow_client.set_terminated(run_id, "FINISHED")  # pruned is a result, not a failure
+            raise
+        except BaseException:
+            mlflow_client.set_tag(run_id, "optuna.state", "FAIL")
+            mlflow_client.set_terminated(run_id, "FAILED")
+            raise
+        mlflow_client.set_tag(run_id, "optuna.state", "COMPLETE")
+        tracking.log_metrics(self.tracking, run_id, {f"best_{self.params.evaluate.monitor[0]}": value})
+        mlflow_client.set_terminated(run_id, "FINISHED")
+        return value
+
+    def _train(self, trial: optuna.Trial, name: str, train, options: dict, run_id: str) -> float:
+        pl.seed_everything(train.seed, workers=True, verbose=False)
+        data = ArrayDataModule.from_files(
+            paths.AUGMENTED_TRAIN, paths.split_file("val"), paths.NORMALIZATION, train.batch_size, train.seed
+        )
+        channels, size, _ = data.input_shape
+        task = ClassificationTask(
+            arch=self.params.arch_of(name),
+            in_channels=channels,
+            num_classes=len(data.class_names),
+            image_size=size,
+            class_names=data.class_names,
+            options=options,
+            train=train.model_dump(),
+            **selection_costs(self.params.evaluate, data.class_names),
+        )
+        monitor, mode = self.params.evaluate.monitor
+        best = BestValue(monitor, mode)
+        logger = MLFlowLogger(
+            experiment_name=self.tracking.experiment,
+            tracking_uri=tracking.tracking_uri(self.tracking),
+            run_id=run_id,
+        )
+        with tempfile.TemporaryDirectory() as scratch:
+            trainer = build_trainer(
+                train,
+                logger=logger,
+                callbacks=[best, PyTorchLightningPruningCallback(trial, monitor=monitor)],
+                batches_per_epoch=-(-len(data.datasets["train"]) // train.batch_size),
+                root_dir=Path(scratch),
+                primary_monitor=monitor,
+            )
+            trainer.fit(task, datamodule=data)
+        return best.best

@@ -1,0 +1,205 @@
+"""Tuning: log-scale sampling, the search-space checks, parallel workers on sqlite and
+PostgreSQL, a SIGKILLed worker, pruned trials in MLflow, and the recommended command."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+from optuna.trial import TrialState
+
+from conftest import cpu_env
+from dlpipe import tracking
+from dlpipe.config import ConfigError, SearchDimension, load_params
+from dlpipe.stages import augment, split
+from dlpipe.stages import tune as tune_stage
+from dlpipe.tuning import space, study
+from dlpipe.tuning.objective import Objective, tuning_tracking
+from postgres import postgres_server, unavailable_reason
+
+SMALL_SPACE = {
+    "train.lr": {"type": "float", "low": 1.0e-3, "high": 1.0e-2, "log": True},
+    "train.momentum": {"type": "float", "low": 1.0e-2, "high": 1.0e-1, "log": True, "one_minus": True},
+    "train.optimizer": {"type": "categorical", "choices": ["sgd", "adamw"]},
+}
+QUICK = {"epochs": 1, "pruner": "none", "space": SMALL_SPACE, "heartbeat_seconds": 1, "grace_seconds": 3}
+
+
+def _draws(dimension: dict, count: int = 2000) -> list[float]:
+    dims = {"x": SearchDimension(**dimension)}
+    trials = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    return [space.suggest(trials.ask(), dims)["x"] for _ in range(count)]
+
+
+def test_log_scale_sampling_is_uniform_in_the_exponent():
+    draws = _draws({"type": "float", "low": 1e-4, "high": 1e-1, "log": True})
+    assert min(draws) >= 1e-4 and max(draws) <= 1e-1
+    assert math.log10(statistics.median(draws)) == pytest.approx(-2.5, abs=0.1)  # not ~0.05
+    linear = _draws({"type": "float", "low": 1e-4, "high": 1e-1})
+    assert statistics.median(linear) == pytest.approx(0.05, abs=0.005)
+
+
+def test_one_minus_beta_keeps_beta_in_range_and_spreads_it_on_a_log_scale():
+    betas = _draws({"type": "float", "low": 1e-3, "high": 1e-1, "log": True, "one_minus": True})
+    assert min(betas) >= 0.9 and max(betas) <= 0.999
+    assert math.log10(1 - statistics.median(betas)) == pytest.approx(-2.0, abs=0.1)  # median beta ~0.99
+
+
+def test_best_values_map_back_to_params_keys_and_a_dvc_command():
+    dims = {k: SearchDimension(**v) for k, v in SMALL_SPACE.items()}
+    values = space.from_optuna({"train.lr": 0.005, "1-train.momentum": 0.02, "train.optimizer": "sgd"}, dims)
+    assert values == {"train.lr": 0.005, "train.momentum": pytest.approx(0.98), "train.optimizer": "sgd"}
+    overrides = space.params_overrides("lenet5", values)
+    assert space.dvc_command(overrides) == (
+        "dvc exp run -S '++models.lenet5.train.lr=0.005' -S '++models.lenet5.train.momentum=0.98' "
+        "-S '++models.lenet5.train.optimizer=sgd'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            {"train.lrr": {"type": "float", "low": 0.1, "high": 1}},
+            "tune.space has train.lrr, which is not a tunable key",
+        ),
+        (
+            {"train.lr": {"type": "float", "low": 0.1, "high": 0.01}},
+            "tune.space.train.lr low must be below high",
+        ),
+        (
+            {"train.lr": {"type": "float", "low": 0, "high": 0.1, "log": True}},
+            "tune.space.train.lr log: true needs low > 0",
+        ),
+        (
+            {"train.optimizer": {"type": "categorical", "choices": []}},
+            "tune.space.train.optimizer needs choices",
+        ),
+        ({"train.lr": {"type": "uniform", "low": 0, "high": 1}}, "tune.space.train.lr.type must be one of"),
+        (
+            {"data.seed": {"type": "int", "low": 0, "high": 9}},
+            "tune.space has data.seed, which is not tunable",
+        ),
+    ],
+)
+def test_bad_search_space_entry_is_a_one_line_error_naming_it(project, entry, message):
+    root = project({"tune": {"space": entry}})
+    with pytest.raises(ConfigError) as error:
+        load_params(root / "params.yaml")
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.fixture
+def data_project(project):
+    """A project with split and augmented digits, and quick trials of LeNet-5."""
+
+    def make(tune: dict | None = None) -> Path:
+        root = project({"tune": {**QUICK, **(tune or {})}})
+        params = load_params()
+        split.run(params)
+        augment.run(params)
+        return root
+
+    return make
+
+
+def _check_parallel_study(url: str, trials: int = 4) -> None:
+    params = load_params()
+    tune_stage.run(params, "lenet5", trials=trials, workers=2, storage=url)
+    finished = optuna.load_study(study_name="dlpipe-lenet5", storage=url).trials
+    assert sorted(t.number for t in finished) == list(range(trials))  # no duplicate numbers
+    assert [t.state for t in finished] == [TrialState.COMPLETE] * trials
+    best = yaml.safe_load(Path("reports/tune/lenet5/best_params.yaml").read_text())
+    assert best["best_value"] == max(t.value for t in finished)
+    assert best["command"].startswith("dvc exp run -S '++models.lenet5.train.")
+    assert Path("reports/tune/lenet5/plots/optimization_history.html").exists()
+    assert Path("reports/tune/lenet5/plots/slice.png").exists()
+
+
+def test_two_workers_on_one_sqlite_study_finish_exactly_n_trials(data_project):
+    root = data_project()
+    _check_parallel_study(f"sqlite:///{root}/optuna.db")
+    # A second run resumes the same study: nothing left to do at 4, two more at 6.
+    params = load_params()
+    tune_stage.run(params, "lenet5", trials=6, workers=1, storage=f"sqlite:///{root}/optuna.db")
+    states = [
+        t.state
+        for t in optuna.load_study(study_name="dlpipe-lenet5", storage=f"sqlite:///{root}/optuna.db").trials
+    ]
+    assert states == [TrialState.COMPLETE] * 6
+
+
+@pytest.mark.skipif(unavailable_reason() is not None, reason=f"no PostgreSQL server: {unavailable_reason()}")
+def test_two_workers_on_one_postgresql_study_finish_exactly_n_trials(data_project):
+    data_project()
+    with postgres_server() as url:
+        _check_parallel_study(url)
+
+
+def test_sigkilled_worker_leaves_a_resumable_study_and_its_trial_fails_then_is_retried(data_project):
+    root = data_project({"epochs": 200})  # a trial far longer than the test waits
+    url = f"sqlite:///{root}/optuna.db"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "dlpipe", "tune", "lenet5", "--trials", "2"],
+        cwd=root,
+        env=cpu_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    running = []
+    while time.monotonic() < deadline and not running:
+        time.sleep(1)
+        try:
+            trials = optuna.load_study(study_name="dlpipe-lenet5", storage=url).trials
+        except KeyError:
+            continue
+        running = [t for t in trials if t.state == TrialState.RUNNING]
+    assert running, worker.stderr.read().decode() if worker.poll() is not None else "no trial started"
+    time.sleep(3)  # into the training epochs
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait()
+
+    stuck = optuna.load_study(study_name="dlpipe-lenet5", storage=url).trials
+    assert [t.state for t in stuck] == [TrialState.RUNNING]  # the dead worker's trial
+    time.sleep(4)  # past tune.grace_seconds without a heartbeat
+    config = yaml.safe_load((root / "params.yaml").read_text())
+    config["tune"]["epochs"] = 1
+    (root / "params.yaml").write_text(yaml.safe_dump(config))
+    tune_stage.run(load_params(), "lenet5", trials=2)
+
+    trials = optuna.load_study(study_name="dlpipe-lenet5", storage=url).trials
+    assert trials[0].state == TrialState.FAIL
+    assert [t.state for t in trials[1:]] == [TrialState.COMPLETE] * 2
+    retried = [t for t in trials if t.system_attrs.get("failed_trial") == 0]
+    assert len(retried) == 1 and retried[0].params == trials[0].params  # the same settings, again
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+
+
+def test_pruned_trial_is_recorded_as_pruned_not_failed_in_mlflow(data_project):
+    root = data_project()
+    params = load_params()
+    url = f"sqlite:///{root}/optuna.db"
+    opened = study.load_study(params, url, "pruned")
+    opened.pruner = optuna.pruners.ThresholdPruner(lower=2.0)  # accuracy never reaches 2: prune at once
+    parent = study.parent_run(params, opened, "lenet5", url)
+    opened.optimize(Objective(params, "lenet5", "pruned", parent), n_trials=1)
+    (trial,) = opened.trials
+    assert trial.state == TrialState.PRUNED
+    mlflow_client = tracking.client(tuning_tracking(params))
+    run = mlflow_client.get_run(trial.user_attrs["mlflow_run_id"])
+    assert run.data.tags["optuna.state"] == "PRUNED"
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["mlflow.parentRunId"] == parent
+    assert "train.lr" in run.data.params and "tuned.train.lr" in run.data.params
+    assert len(mlflow_client.get_metric_history(run.info.run_id, "val_acc")) == 1  # pruned after epoch 1
