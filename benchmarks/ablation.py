@@ -24,7 +24,7 @@ import lightning.pytorch as pl
 import numpy as np
 
 from dlpipe import paths
-from dlpipe.config import Params, load_params
+from dlpipe.config import Params, TrainParams, load_params
 from dlpipe.data.datamodule import ArrayDataModule
 from dlpipe.evaluation.metrics import class_weight_vector, summary_metrics
 from dlpipe.evaluation.predict import split_inputs
@@ -73,15 +73,12 @@ def train_once(
     data = ArrayDataModule.from_files(
         source, paths.split_file("val"), paths.NORMALIZATION, settings["batch_size"], seed
     )
-    channels, size, _ = data.input_shape
-    task = ClassificationTask(
+    task = ClassificationTask.for_data(
         params.arch_of(model),
-        channels,
-        len(data.class_names),
-        size,
-        data.class_names,
+        data,
         {**params.models[model].options, **options},
-        settings,
+        TrainParams.model_validate(settings),
+        params.evaluate,
     )
     with tempfile.TemporaryDirectory() as scratch:
         trainer = build_trainer(

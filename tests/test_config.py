@@ -10,7 +10,7 @@ from dlpipe.errors import ConfigError
 
 def test_shipped_params_file_is_valid_and_its_sections_match_the_code_defaults():
     shipped, defaults = load_params(REPO / "params.yaml"), Params()
-    for section in ("data", "augment", "train", "evaluate", "export", "tracking"):
+    for section in ("data", "augment", "train", "evaluate", "export", "tune", "tracking"):
         assert getattr(shipped, section) == getattr(defaults, section), section
     assert "lenet5" in shipped.models
 

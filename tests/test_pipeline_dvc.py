@@ -74,7 +74,8 @@ def test_repro_writes_every_declared_output(pipeline: Path):
         assert (pipeline / path).is_file(), path
     board = (pipeline / "reports/leaderboard.csv").read_text().splitlines()
     assert (
-        board[0] == "rank,model,architecture,test_accuracy,weighted_error,cost_error,parameters,macs_per_image,"
+        board[0]
+        == "rank,model,architecture,test_accuracy,weighted_error,cost_error,parameters,macs_per_image,"
         "train_seconds,onnx_latency_ms"
     )
     assert board[1].startswith("1,lenet5,lenet5,0.9")

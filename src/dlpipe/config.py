@@ -300,8 +300,8 @@ class TuneParams(Section):
     epochs: Annotated[int, Field(ge=1)] = 8  # per trial; the pruner sees every epoch
     seed: int = 42
     pruner: Literal["median", "hyperband", "none"] = "median"
-    pruner_startup_trials: Annotated[int, Field(ge=0)] = 5  # median: trials before any pruning
-    pruner_warmup_epochs: Annotated[int, Field(ge=0)] = 2  # median: epochs before a trial can be pruned
+    pruner_startup_trials: Annotated[int, Field(ge=0)] = 3  # median: trials before any pruning
+    pruner_warmup_epochs: Annotated[int, Field(ge=0)] = 0  # median: epochs before a trial can be pruned
     heartbeat_seconds: Annotated[int, Field(ge=1)] = 10  # a trial silent for grace_seconds...
     grace_seconds: Annotated[int, Field(ge=1)] = 60  # ...is marked FAIL (its worker died)
     retries: Annotated[int, Field(ge=0)] = 1  # a failed trial is retried this often

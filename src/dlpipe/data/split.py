@@ -11,8 +11,6 @@ from dlpipe.config import Ratios
 from dlpipe.data.sources import ImageSet
 from dlpipe.errors import DataError
 
-SPLITS = ("train", "val", "test")
-
 
 @dataclass
 class Split:

@@ -26,7 +26,6 @@ from dlpipe import io, paths, tracking
 from dlpipe.config import Params
 from dlpipe.data.datamodule import ArrayDataModule
 from dlpipe.errors import ConfigError
-from dlpipe.evaluation.metrics import selection_costs
 from dlpipe.evaluation.plots import learning_curves
 from dlpipe.models.checkpoint import save_model
 from dlpipe.models.complexity import multiply_accumulates
@@ -110,20 +109,10 @@ def _start_or_resume(params: Params, name: str, resume: Path, expected: str) -> 
 def _build_task(params: Params, name: str, data: ArrayDataModule) -> ClassificationTask:
     """The task with its model built, started from ``init_from`` and frozen as asked."""
     train = params.train_for(name)
-    channels, size, _ = data.input_shape
     arch, options = params.arch_of(name), params.models[name].options
     check_options(arch, options, f"models.{name}.options")
     try:
-        task = ClassificationTask(
-            arch=arch,
-            in_channels=channels,
-            num_classes=len(data.class_names),
-            image_size=size,
-            class_names=data.class_names,
-            options=options,
-            train=train.model_dump(),
-            **selection_costs(params.evaluate, data.class_names),
-        )
+        task = ClassificationTask.for_data(arch, data, options, train, params.evaluate)
     except (ValueError, TypeError) as exc:  # a builder refusing an option's value
         raise ConfigError(f"params.yaml: models.{name}.options: {exc}") from None
     if train.init_from:

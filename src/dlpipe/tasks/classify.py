@@ -11,8 +11,9 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from dlpipe.config import TrainParams
+from dlpipe.config import EvaluateParams, TrainParams
 from dlpipe.errors import ConfigError
+from dlpipe.evaluation.metrics import selection_costs
 from dlpipe.models.registry import build_model
 from dlpipe.training import mixup
 from dlpipe.training.optim import build_optimizer, build_schedule
@@ -79,6 +80,24 @@ class ClassificationTask(pl.LightningModule):
             raise ConfigError(
                 f"params.yaml: train.manifold_mixup_alpha is set, but {arch} has no hidden layer to mix at"
             )
+
+    @classmethod
+    def for_data(
+        cls, arch: str, data: Any, options: dict[str, Any], train: TrainParams, evaluate: EvaluateParams
+    ) -> ClassificationTask:
+        """A task sized for ``data`` (an ArrayDataModule: channels, image size, classes) whose
+        validation computes the same weighted and cost errors as evaluate."""
+        channels, size, _ = data.input_shape
+        return cls(
+            arch=arch,
+            in_channels=channels,
+            num_classes=len(data.class_names),
+            image_size=size,
+            class_names=data.class_names,
+            options=options,
+            train=train.model_dump(),
+            **selection_costs(evaluate, data.class_names),
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         return self.model(x)

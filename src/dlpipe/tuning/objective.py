@@ -15,7 +15,6 @@ from optuna_integration import PyTorchLightningPruningCallback
 from dlpipe import paths, tracking
 from dlpipe.config import Params, TrackingParams
 from dlpipe.data.datamodule import ArrayDataModule
-from dlpipe.evaluation.metrics import selection_costs
 from dlpipe.tasks.classify import ClassificationTask
 from dlpipe.training.trainer import build_trainer
 from dlpipe.tuning import space
@@ -89,16 +88,8 @@ class Objective:
         data = ArrayDataModule.from_files(
             paths.AUGMENTED_TRAIN, paths.split_file("val"), paths.NORMALIZATION, train.batch_size, train.seed
         )
-        channels, size, _ = data.input_shape
-        task = ClassificationTask(
-            arch=self.params.arch_of(name),
-            in_channels=channels,
-            num_classes=len(data.class_names),
-            image_size=size,
-            class_names=data.class_names,
-            options=options,
-            train=train.model_dump(),
-            **selection_costs(self.params.evaluate, data.class_names),
+        task = ClassificationTask.for_data(
+            self.params.arch_of(name), data, options, train, self.params.evaluate
         )
         monitor, mode = self.params.evaluate.monitor
         best = BestValue(monitor, mode)

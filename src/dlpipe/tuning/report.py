@@ -67,7 +67,9 @@ def save_plots(study: optuna.Study, folder: Path) -> list[Path]:
             png = folder / f"{name}.png"
             axes = _plot_functions(optuna_matplotlib)[name](study)
             figure = axes.flat[0].figure if hasattr(axes, "flat") else axes.figure
-            figure.set_size_inches(9, 5.5)
+            # One panel per dimension in the slice plot: give each room for its axis labels.
+            width = max(9.0, 2.8 * len(study.best_params)) if name == "slice" else 9.0
+            figure.set_size_inches(width, 5.5)
             figure.tight_layout()
             figure.savefig(png, dpi=90)
             plt.close(figure)

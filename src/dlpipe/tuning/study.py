@@ -122,12 +122,6 @@ def optimize(
     study.optimize(objective, n_trials=trials, timeout=timeout, callbacks=[_report], gc_after_trial=True)
 
 
-def _worker(
-    params: Params, url: str, name: str, model: str, trials: int, timeout: float | None, worker: int
-) -> None:
-    optimize(params, url, name, model, trials, timeout, worker)
-
-
 def run_workers(
     params: Params, url: str, name: str, model: str, remaining: int, timeout: float | None, workers: int
 ) -> None:
@@ -140,7 +134,7 @@ def run_workers(
     context = multiprocessing.get_context("spawn")  # fresh interpreters: no forked torch threads
     processes = [
         context.Process(
-            target=_worker, args=(params, url, name, model, share, timeout, i), name=f"tune-worker-{i}"
+            target=optimize, args=(params, url, name, model, share, timeout, i), name=f"tune-worker-{i}"
         )
         for i, share in enumerate(shares)
     ]
