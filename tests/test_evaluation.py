@@ -56,6 +56,13 @@ def test_diagnosis_picks_the_dominant_gap(errors, dominant):
     assert result["remedies"]
 
 
+def test_gaps_below_the_tolerance_are_noise():
+    result = diagnose(train_error=0.0028, dev_error=0.0, test_error=0.0056, tolerance=0.005)
+    assert result["dominant"] == "none"
+    assert "**No gap dominates:**" in to_markdown("resnet20", "error_rate", result)
+    assert diagnose(train_error=0.0028, dev_error=0.0)["dominant"] == "avoidable bias"  # tolerance 0
+
+
 def test_diagnosis_gaps_follow_their_definitions():
     result = diagnose(
         train_error=0.05, dev_error=0.09, test_error=0.1, bayes_error=0.01, train_dev_error=0.06

@@ -215,6 +215,7 @@ class EvaluateParams(Section):
     # the single-number metric: checkpointing, early stopping (monitor primary), leaderboard, tuning
     primary_metric: Literal["accuracy", "weighted_error", "cost_error"] = "accuracy"
     bayes_error: Annotated[float, Field(ge=0, le=1)] | None = None  # human-level proxy; null: 0
+    diagnosis_tolerance: Annotated[float, Field(ge=0, le=1)] = 0.005  # smaller gaps: none dominates
     calibration_bins: Annotated[int, Field(ge=2, le=100)] = 15
     worst_examples: Annotated[int, Field(ge=1, le=100)] = 16  # misclassified test images in the grid
     tta: Literal["none", "flip", "ten_crop"] = "none"  # test-time augmentation

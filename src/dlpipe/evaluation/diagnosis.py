@@ -9,7 +9,8 @@ the training distribution) and a human-level proxy for the Bayes error E_bayes:
 - data mismatch  = E_dev − E_td (only with a train-dev split)
 
 The largest gap is what to work on next; the remedies are orthogonal fixes
-for that one gap.
+for that one gap. When every gap is below ``tolerance`` none dominates: the
+errors differ by less than the dev and test sets can resolve.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ REMEDIES = {
         "make the training data more like the dev data, or collect more of it",
         "synthesise training examples that resemble the dev data",
     ],
+    "none": [
+        "nothing stands out: a bigger dev and test set would resolve smaller differences",
+        "if human-level error is lower than the proxy, lower evaluate.bayes_error and look again",
+    ],
 }
 
 
@@ -41,8 +46,10 @@ def diagnose(
     test_error: float | None = None,
     bayes_error: float | None = None,
     train_dev_error: float | None = None,
+    tolerance: float = 0.0,
 ) -> dict:
-    """The gaps between the errors, the dominant one and its remedies."""
+    """The gaps between the errors, the dominant one ("none" if all are below ``tolerance``)
+    and its remedies."""
     bayes = 0.0 if bayes_error is None else bayes_error
     gaps = {"avoidable bias": train_error - bayes}
     if train_dev_error is None:
@@ -50,7 +57,8 @@ def diagnose(
     else:
         gaps["variance"] = train_dev_error - train_error
         gaps["data mismatch"] = dev_error - train_dev_error
-    dominant = max(gaps, key=lambda name: gaps[name])
+    largest = max(gaps, key=lambda name: gaps[name])
+    dominant = largest if gaps[largest] >= tolerance and gaps[largest] > 0 else "none"
     return {
         "errors": {
             "bayes": bayes_error,
@@ -63,6 +71,12 @@ def diagnose(
         "dominant": dominant,
         "remedies": REMEDIES[dominant],
     }
+
+
+def headline(diagnosis: dict) -> str:
+    if diagnosis["dominant"] == "none":
+        return "**No gap dominates:** every gap is below evaluate.diagnosis_tolerance."
+    return f"**{diagnosis['dominant'].capitalize()} dominates.**"
 
 
 def _percent(value: float | None) -> str:
@@ -89,7 +103,7 @@ def to_markdown(name: str, metric: str, diagnosis: dict) -> str:
         "|---|---:|",
         *[f"| {gap} | {_percent(value)} |" for gap, value in gaps.items()],
         "",
-        f"**{diagnosis['dominant'].capitalize()} dominates.** What to try next:",
+        headline(diagnosis) + " What to try next:",
         "",
         *[f"- {remedy}" for remedy in diagnosis["remedies"]],
         "",

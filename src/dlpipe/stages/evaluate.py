@@ -176,5 +176,6 @@ def run(params: Params, name: str) -> None:
     _log_to_mlflow(params, name, summary, per_class, diagnosis)
     print(
         f"evaluate@{name}: test accuracy {summary['accuracy']:.4f} (tta: {settings.tta}), "
-        f"weighted error {summary['weighted_error']:.4f}, ECE {ece:.4f}; {diagnosis['dominant']} dominates"
+        f"weighted error {summary['weighted_error']:.4f}, ECE {ece:.4f}; "
+        f"dominant gap: {diagnosis['dominant']}"
     )
