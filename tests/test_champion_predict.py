@@ -95,6 +95,7 @@ def test_mlflow_run_is_browsable_without_reading_files(inside: Path):
     for tag in ("architecture", "dataset", "dataset_hash", "git_commit", "dvc_stage", "seed", "diagnosis"):
         assert tags.get(tag), tag
     assert tags["dvc_stage"] == "train@lenet5" and len(tags["dataset_hash"]) == 64
+    assert tags["evaluate.primary_metric"] == "weighted_error" and tags["evaluate.tta"] == "none"
     metrics = run.data.metrics
     for key in (
         "test_accuracy",

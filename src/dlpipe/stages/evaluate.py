@@ -111,7 +111,13 @@ def _log_to_mlflow(params: Params, name: str, summary: dict, per_class: dict, di
         logged[f"diagnosis.{gap.replace(' ', '_')}"] = value
     tracking.log_metrics(params.tracking, run_id, logged)
     mlflow_client = tracking.client(params.tracking)
-    mlflow_client.set_tag(run_id, "diagnosis", diagnosis["dominant"])
+    # The evaluate settings (TTA, weights, costs...) are tags, not params: evaluate may run
+    # again on the same training run with other settings, and MLflow params cannot change.
+    from mlflow.entities import RunTag
+
+    settings = tracking.flatten({"evaluate": params.evaluate.model_dump()})
+    tags = [RunTag(key, str(value)) for key, value in settings.items()]
+    mlflow_client.log_batch(run_id, tags=[*tags, RunTag("diagnosis", diagnosis["dominant"])])
     for file in ARTIFACTS:
         mlflow_client.log_artifact(run_id, str(paths.report_dir(name) / file), "evaluation")
 
