@@ -95,7 +95,14 @@ def test_metrics_and_plots_commands_work(pipeline: Path):
     assert data["data"]["accuracy"] > 0.9
     _dvc("plots", "show", "--out", "plots_html", cwd=pipeline)
     html = (pipeline / "plots_html/index.html").read_text()
-    for plot in ("history.csv", "predictions.csv", "per_class.csv", "calibration.csv"):
+    for plot in (
+        "history.csv",
+        "predictions.csv",
+        "per_class.csv",
+        "calibration.csv",
+        "history.png",
+        "worst.png",
+    ):
         assert plot in html, plot
 
 
