@@ -17,6 +17,7 @@ from dlpipe import champion, io, paths, tracking
 from dlpipe.config import Params
 from dlpipe.data.sources import image_array, read_image
 from dlpipe.errors import DataError
+from dlpipe.evaluation.metrics import probabilities
 
 
 def load_images(files: list[str], size: int, channels: int) -> np.ndarray:
@@ -40,14 +41,6 @@ def normalise(images: np.ndarray, stats: dict[str, list[float]]) -> np.ndarray:
     mean = np.array(stats["mean"], dtype=np.float32).reshape(1, -1, 1, 1)
     std = np.array(stats["std"], dtype=np.float32).reshape(1, -1, 1, 1)
     return (x - mean) / std
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    if logits.shape[1] == 1:  # one sigmoid logit: a binary model
-        positive = 1.0 / (1.0 + np.exp(-logits[:, 0]))
-        return np.stack([1.0 - positive, positive], axis=1)
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def model_uri(params: Params, model: str | None) -> str:
@@ -76,7 +69,7 @@ def predict(params: Params, files: list[str], model: str | None = None) -> tuple
         raise DataError(f"{uri}: cannot load it ({str(exc).splitlines()[0]})") from None
     output = loaded.predict(x)
     logits = output["logits"] if isinstance(output, dict) else np.asarray(output)
-    return uri, [str(c) for c in split["classes"]], _softmax(np.asarray(logits, dtype=np.float64))
+    return uri, [str(c) for c in split["classes"]], probabilities(np.asarray(logits, dtype=np.float64))
 
 
 def run(params: Params, files: list[str], model: str | None = None, top: int = 5) -> None:

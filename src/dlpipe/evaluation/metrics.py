@@ -144,3 +144,12 @@ def per_class_metrics(
         }
         for i, name in enumerate(class_names)
     }
+
+
+def probabilities(logits: np.ndarray) -> np.ndarray:
+    """Class probabilities from logits (numpy, no torch); one logit column means a binary (sigmoid) model."""
+    if logits.shape[1] == 1:
+        positive = 1.0 / (1.0 + np.exp(-logits[:, 0]))
+        return np.stack([1.0 - positive, positive], axis=1)
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)

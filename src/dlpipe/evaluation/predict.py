@@ -21,12 +21,3 @@ def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> 
     model.eval()
     outputs = [model(x[start : start + batch_size]) for start in range(0, len(x), batch_size)]
     return torch.cat(outputs).numpy()
-
-
-def probabilities(logits: np.ndarray) -> np.ndarray:
-    """Class probabilities from logits; one logit column means a binary (sigmoid) model."""
-    if logits.shape[1] == 1:
-        positive = 1.0 / (1.0 + np.exp(-logits[:, 0]))
-        return np.stack([1.0 - positive, positive], axis=1)
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)

@@ -11,7 +11,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from dlpipe.evaluation.predict import predict_logits, probabilities
+from dlpipe.evaluation.metrics import probabilities
+from dlpipe.evaluation.predict import predict_logits
 
 MODES = ("none", "flip", "ten_crop")
 

@@ -15,7 +15,8 @@ from dlpipe.config import Params
 from dlpipe.data.datamodule import ArrayDataModule
 from dlpipe.data.tensors import ArrayDataset, load_split
 from dlpipe.errors import ConfigError
-from dlpipe.evaluation.predict import predict_logits, probabilities
+from dlpipe.evaluation.metrics import probabilities
+from dlpipe.evaluation.predict import predict_logits
 from dlpipe.tasks.classify import ClassificationTask
 from dlpipe.training import transfer
 from dlpipe.training.callbacks import progress_callbacks
