@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## create .venv (if missing) and install dlpipe with its pinned stack
 
 run: install ## run the whole pipeline (dvc repro) on the data named in params.yaml
-	dvc repro
+	$(BIN)/python -m dlpipe.preload dvc repro
 	@echo
 	@echo "Leaderboard: reports/leaderboard.md (also .csv and .png); plots as PNG under reports/"
 	@echo "Browse every run:  $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db"

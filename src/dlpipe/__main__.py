@@ -80,5 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def cli() -> int:
+    """The ``dlpipe`` command: a preloaded worker runs it when ``dlpipe.preload`` announced one."""
+    from dlpipe import preload
+
+    status = preload.delegate(sys.argv[1:])
+    return main() if status is None else status
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

@@ -1,0 +1,278 @@
+"""``python -m dlpipe.preload CMD...``: run CMD (``dvc repro``) with the libraries imported once.
+
+Every DVC stage is a fresh ``python -m dlpipe`` process, and most of a short
+stage is spent importing torch, Lightning and MLflow (10-20 s of a 25 s
+``train@logreg`` on 2 cores). This module is a preloader, the pattern of
+Python's own ``multiprocessing`` forkserver: a server imports the libraries
+once, then forks a worker per stage. The stage process DVC starts only hands
+its arguments, working directory, environment and standard streams to a
+worker, forwards signals to it and exits with its status, so DVC sees the
+same command, outputs and exit codes as without the server.
+
+The server imports third-party libraries only: each worker imports dlpipe's
+own code afresh, so what runs is the code on disk. Without ``DLPIPE_PRELOAD``
+in the environment, or when its socket does not answer, ``python -m dlpipe``
+runs the stage in its own process as before.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+ENV = "DLPIPE_PRELOAD"
+
+# What the stages import that takes seconds; dlpipe itself is never preloaded.
+LIBRARIES = (
+    "numpy",
+    "yaml",
+    "pydantic",
+    "torch",
+    "torchvision",
+    "lightning.pytorch",
+    "torch.export",
+    "torch.onnx",
+    "onnx",
+    "onnxruntime",
+    "mlflow",
+    "mlflow.onnx",
+    "mlflow.pyfunc",
+    "mlflow.models",
+    "matplotlib.pyplot",
+    "albumentations",
+)
+
+_HEADER = struct.Struct("!I")
+_STREAMS = 3  # stdin, stdout, stderr
+
+
+def _send_message(conn: socket.socket, message: dict, fds: list[int] | None = None) -> None:
+    data = json.dumps(message).encode()
+    header = _HEADER.pack(len(data))
+    if fds:
+        socket.send_fds(conn, [header], fds)
+    else:
+        conn.sendall(header)
+    conn.sendall(data)
+
+
+def _receive_exactly(conn: socket.socket, size: int) -> bytes:
+    chunks = []
+    while size:
+        chunk = conn.recv(size)
+        if not chunk:
+            raise ConnectionError("the other side closed the connection")
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _receive_message(conn: socket.socket, fds: int = 0) -> tuple[dict, list[int]]:
+    if fds:
+        header, received, _, _ = socket.recv_fds(conn, _HEADER.size, fds)
+    else:
+        header, received = _receive_exactly(conn, _HEADER.size), []
+    if len(header) < _HEADER.size:
+        header += _receive_exactly(conn, _HEADER.size - len(header))
+    (size,) = _HEADER.unpack(header)
+    return json.loads(_receive_exactly(conn, size)), received
+
+
+# --- the client: what `python -m dlpipe` does when a server is announced -------------------
+
+
+def delegate(argv: list[str]) -> int | None:
+    """Run ``dlpipe ARGV`` in a preloaded worker; its exit status, or None to run it here."""
+    path = os.environ.get(ENV)
+    if not path:
+        return None
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.connect(path)
+    except OSError as exc:
+        print(f"dlpipe: preload server {path} does not answer ({exc}); running here", file=sys.stderr)
+        conn.close()
+        return None
+    with conn:
+        request = {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}
+        _send_message(conn, request, list(range(_STREAMS)))
+        try:
+            pid = _receive_message(conn)[0]["pid"]
+        except (ConnectionError, ValueError):
+            print(f"dlpipe: preload server {path} closed the connection", file=sys.stderr)
+            return 1
+        forwarded: list[int] = []
+
+        def forward(signum: int, _frame) -> None:
+            forwarded.append(signum)
+            os.kill(pid, signum)
+
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, forward)
+        try:
+            return int(_receive_message(conn)[0]["status"])
+        except (ConnectionError, ValueError):
+            if forwarded:  # killed by the signal we passed on, as this process would have been
+                return 128 + forwarded[-1]
+            print(f"dlpipe: the preloaded worker {pid} died without an exit status", file=sys.stderr)
+            return 1
+
+
+# --- the worker: a fork of the server, running one stage ------------------------------------
+
+
+def _adopt_streams(fds: list[int]) -> None:
+    """Make the client's stdin, stdout and stderr this process's own, at the fd and Python level."""
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115
+    sys.stdout = open(1, "w", buffering=1 if os.isatty(1) else -1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, errors="backslashreplace", closefd=False)  # noqa: SIM115
+
+
+def _die_with_client(conn: socket.socket) -> threading.Event:
+    """A client gone (killed by DVC, say) takes its worker with it: no orphan writes outputs.
+
+    Set the returned event before the last message: the client closes after reading it.
+    """
+    finished = threading.Event()
+
+    def watch() -> None:
+        try:
+            conn.recv(1)
+        except OSError:
+            pass
+        if not finished.is_set():
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, daemon=True).start()
+    return finished
+
+
+def _run(main: Callable[[list[str]], int], argv: list[str]) -> int:
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:
+        return 128 + signal.SIGINT
+    except BaseException:  # noqa: BLE001 - printed as the client's own traceback would be
+        traceback.print_exc()
+        return 1
+
+
+def _work(conn: socket.socket) -> int:
+    request, fds = _receive_message(conn, _STREAMS)
+    os.setsid()  # signals reach the worker once, through its client
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL)
+    _adopt_streams(fds)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    sys.argv = ["dlpipe", *request["argv"]]
+    _send_message(conn, {"pid": os.getpid()})
+    finished = _die_with_client(conn)
+
+    from dlpipe.__main__ import main
+
+    status = _run(main, request["argv"])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    finished.set()
+    _send_message(conn, {"status": status})
+    return status
+
+
+# --- the server -----------------------------------------------------------------------------
+
+
+def _preload() -> None:
+    for name in LIBRARIES:
+        importlib.import_module(name)
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _serve(listener: socket.socket, command: subprocess.Popen) -> int:
+    """Fork a worker per connection until the command exits; returns how many were served."""
+    served = 0
+    while command.poll() is None:
+        ready, _, _ = select.select([listener], [], [], 0.2)
+        _reap()
+        if not ready:
+            continue
+        conn, _ = listener.accept()
+        if os.fork() == 0:  # the worker
+            listener.close()
+            status = 1
+            try:
+                status = _work(conn)
+            except BaseException:  # noqa: BLE001 - a worker never returns into the server loop
+                traceback.print_exc()
+            finally:
+                os._exit(status)
+        conn.close()
+        served += 1
+    return served
+
+
+def run(command: list[str]) -> int:
+    """Run ``command`` with a preload server announced in its environment; its exit status."""
+    with tempfile.TemporaryDirectory(prefix="dlpipe-preload-") as folder:
+        path = str(Path(folder, "socket"))
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)
+        listener.listen(16)  # stages that connect before the imports end wait in the backlog
+        try:
+            process = subprocess.Popen(command, env={**os.environ, ENV: path})
+        except OSError as exc:
+            print(f"dlpipe.preload: cannot run {command[0]!r}: {exc.strerror}", file=sys.stderr)
+            return 127
+        signal.signal(signal.SIGTERM, lambda signum, _frame: process.send_signal(signum))
+        try:
+            _preload()
+            served = _serve(listener, process)
+        except KeyboardInterrupt:  # the command got the same Ctrl-C: let it finish its way
+            served = None
+        finally:
+            listener.close()
+        status = process.wait()
+    if served is not None:
+        print(f"dlpipe.preload: {served} stage(s) ran in preloaded workers", file=sys.stderr)
+    return status
+
+
+def cli() -> int:
+    command = sys.argv[1:]
+    if command[:1] == ["--"]:
+        command = command[1:]
+    if not command:
+        print("usage: python -m dlpipe.preload [--] COMMAND [ARG...]   (e.g. dvc repro)", file=sys.stderr)
+        return 2
+    return run(command)
+
+
+if __name__ == "__main__":
+    sys.exit(cli())
