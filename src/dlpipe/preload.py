@@ -17,6 +17,7 @@ runs the stage in its own process as before.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -28,31 +29,47 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 
 ENV = "DLPIPE_PRELOAD"
 
-# What the stages import that takes seconds; dlpipe itself is never preloaded.
+# What the stages import that takes seconds (found by listing the modules a worker still had
+# to import); dlpipe itself is never preloaded.
 LIBRARIES = (
     "numpy",
     "yaml",
     "pydantic",
+    "PIL.Image",
     "torch",
     "torchvision",
     "lightning.pytorch",
-    "torch.export",
+    "torch._dynamo",
+    "torch.export._trace",
     "torch.onnx",
+    "torch.onnx._internal.exporter._core",
+    "onnxscript.function_libs.torch_lib.ops",
     "onnx",
+    "onnx.reference",
+    "onnxscript",
     "onnxruntime",
+    "networkx",
     "mlflow",
     "mlflow.onnx",
     "mlflow.pyfunc",
     "mlflow.models",
+    "mlflow.store.tracking.sqlalchemy_store",
+    "mlflow.store.model_registry.sqlalchemy_store",
+    "sqlalchemy.dialects.sqlite",
+    "opentelemetry.sdk.metrics",
+    "omegaconf",
     "matplotlib.pyplot",
+    "matplotlib.backends.backend_agg",
     "albumentations",
 )
+
 
 _HEADER = struct.Struct("!I")
 _STREAMS = 3  # stdin, stdout, stderr
@@ -151,10 +168,8 @@ def _die_with_client(conn: socket.socket) -> threading.Event:
     finished = threading.Event()
 
     def watch() -> None:
-        try:
+        with contextlib.suppress(OSError):
             conn.recv(1)
-        except OSError:
-            pass
         if not finished.is_set():
             os.kill(os.getpid(), signal.SIGKILL)
 
@@ -174,8 +189,7 @@ def _run(main: Callable[[list[str]], int], argv: list[str]) -> int:
         return 1
 
 
-def _work(conn: socket.socket) -> int:
-    request, fds = _receive_message(conn, _STREAMS)
+def _work(conn: socket.socket, request: dict, fds: list[int]) -> int:
     os.setsid()  # signals reach the worker once, through its client
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL)
@@ -203,39 +217,67 @@ def _work(conn: socket.socket) -> int:
 def _preload() -> None:
     for name in LIBRARIES:
         importlib.import_module(name)
+    # MLflow maps every installed package to its modules (3-4 s of scanning dist-info files)
+    # each time a model is logged in a new process; mapped here, the workers inherit the map.
+    from mlflow.utils import requirements_utils
+
+    requirements_utils._init_modules_to_packages_map()
 
 
-def _reap() -> None:
-    while True:
+class _Workers:
+    """The running workers, reaped as they end, each reported with its wall time."""
+
+    def __init__(self) -> None:
+        self.running: dict[int, tuple[str, float]] = {}
+        self.served = 0
+
+    def start(self, conn: socket.socket, listener: socket.socket) -> None:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
+            request, fds = _receive_message(conn, _STREAMS)
+        except (ConnectionError, ValueError, OSError):
+            return  # a client that left before asking
+        pid = os.fork()
+        if pid == 0:  # the worker: never returns into the server loop
+            listener.close()
+            status = 1
+            try:
+                status = _work(conn, request, fds)
+            except BaseException:  # noqa: BLE001
+                traceback.print_exc()
+            finally:
+                os._exit(status)
+        for fd in fds:
+            os.close(fd)
+        self.running[pid] = (" ".join(request["argv"]), time.monotonic())
+        self.served += 1
+
+    def reap(self) -> None:
+        """Report the workers that ended (by pid: a wait for any child would take the command's status)."""
+        for pid in list(self.running):
+            done, wait_status = os.waitpid(pid, os.WNOHANG)
+            if done == 0:
+                continue
+            stage, started = self.running.pop(pid)
+            print(
+                f"dlpipe.preload: {stage} took {time.monotonic() - started:.1f} s "
+                f"(exit {os.waitstatus_to_exitcode(wait_status)})",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def _serve(listener: socket.socket, command: subprocess.Popen) -> int:
     """Fork a worker per connection until the command exits; returns how many were served."""
-    served = 0
+    workers = _Workers()
     while command.poll() is None:
         ready, _, _ = select.select([listener], [], [], 0.2)
-        _reap()
-        if not ready:
-            continue
-        conn, _ = listener.accept()
-        if os.fork() == 0:  # the worker
-            listener.close()
-            status = 1
-            try:
-                status = _work(conn)
-            except BaseException:  # noqa: BLE001 - a worker never returns into the server loop
-                traceback.print_exc()
-            finally:
-                os._exit(status)
-        conn.close()
-        served += 1
-    return served
+        workers.reap()
+        if ready:
+            conn, _ = listener.accept()
+            with conn:
+                workers.start(conn, listener)
+    workers.reap()
+    return workers.served
 
 
 def run(command: list[str]) -> int:

@@ -33,7 +33,7 @@ from dlpipe.models.registry import check_options
 from dlpipe.tasks.classify import ClassificationTask
 from dlpipe.training import transfer
 from dlpipe.training.callbacks import History, StepMetrics, progress_callbacks
-from dlpipe.training.trainer import build_trainer
+from dlpipe.training.trainer import build_trainer, fit
 
 
 def _file_digest(path: Path) -> str:
@@ -184,7 +184,7 @@ def run(params: Params, name: str) -> None:
         root_dir=resume,
         primary_monitor=monitor,
     )
-    trainer.fit(task, datamodule=data, ckpt_path=state["checkpoint"])
+    fit(trainer, task, datamodule=data, ckpt_path=state["checkpoint"])
 
     summary = _publish(params, name, state["run_id"], best, history, task)
     shutil.rmtree(resume, ignore_errors=True)

@@ -20,7 +20,7 @@ from dlpipe.evaluation.predict import predict_logits
 from dlpipe.tasks.classify import ClassificationTask
 from dlpipe.training import transfer
 from dlpipe.training.callbacks import progress_callbacks
-from dlpipe.training.trainer import build_trainer
+from dlpipe.training.trainer import build_trainer, fit
 
 METRICS = paths.REPORTS / "transfer" / "metrics.json"
 
@@ -78,7 +78,7 @@ def _fit(params: Params, task: ClassificationTask, train: ArrayDataset, val: Arr
         batches_per_epoch=-(-len(train) // params.train.batch_size),
         root_dir=paths.RESUME / "transfer",
     )
-    trainer.fit(task, datamodule=data)
+    fit(trainer, task, datamodule=data)
 
 
 def _accuracy(task: ClassificationTask, data: ArrayDataset) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import Logger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from dlpipe.config import TrainParams
 
@@ -65,3 +67,17 @@ def build_trainer(
         enable_checkpointing=any(isinstance(cb, ModelCheckpoint) for cb in callbacks),
         default_root_dir=root_dir,
     )
+
+
+def fit(trainer: pl.Trainer, task: pl.LightningModule, **kwargs) -> None:
+    """``trainer.fit``, but a SIGTERM ends the process with status 143 instead of Lightning's 0.
+
+    Lightning stops at the next step on SIGTERM and exits with status 0, which suits a
+    cluster that requeues the job; DVC (or any caller) would take it for success. The
+    resume checkpoint stays, so the next run carries on from the last finished epoch.
+    """
+    try:
+        trainer.fit(task, **kwargs)
+    except SIGTERMException:
+        print("stopped by SIGTERM; the next run resumes from the last finished epoch", file=sys.stderr)
+        raise SystemExit(128 + signal.SIGTERM) from None

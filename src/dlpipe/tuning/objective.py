@@ -16,7 +16,7 @@ from dlpipe import paths, tracking
 from dlpipe.config import Params, TrackingParams
 from dlpipe.data.datamodule import ArrayDataModule
 from dlpipe.tasks.classify import ClassificationTask
-from dlpipe.training.trainer import build_trainer
+from dlpipe.training.trainer import build_trainer, fit
 from dlpipe.tuning import space
 
 RUN_ID_ATTR = "mlflow_run_id"
@@ -107,5 +107,5 @@ class Objective:
                 root_dir=Path(scratch),
                 primary_monitor=monitor,
             )
-            trainer.fit(task, datamodule=data)
+            fit(trainer, task, datamodule=data)
         return best.best
