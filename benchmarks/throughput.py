@@ -45,8 +45,11 @@ class StepClock(pl.Callback):
         self.end = time.perf_counter()
 
 
-def _task(params, name: str) -> ClassificationTask:
-    train = params.train_for(name).model_copy(update={"epochs": 1, "schedule": "constant"})
+def _task(params, name: str, memory_format: str | None = None) -> ClassificationTask:
+    update = {"epochs": 1, "schedule": "constant"}
+    if memory_format is not None:
+        update["memory_format"] = memory_format
+    train = params.train_for(name).model_copy(update=update)
     return ClassificationTask(
         params.arch_of(name),
         SHAPE[0],
@@ -58,9 +61,11 @@ def _task(params, name: str) -> ClassificationTask:
     )
 
 
-def dlpipe_seconds(params, name: str, data: ArrayDataset, batch: int, warmup: int) -> float:
+def dlpipe_seconds(
+    params, name: str, data: ArrayDataset, batch: int, warmup: int, memory_format: str | None = None
+) -> float:
     torch.manual_seed(0)
-    task = _task(params, name)
+    task = _task(params, name, memory_format)
     clock = StepClock(warmup)
     module = ArrayDataModule(data, data, task.hparams.class_names, batch, seed=0)
     trainer = build_trainer(
@@ -78,6 +83,8 @@ def plain_seconds(params, name: str, data: ArrayDataset, batch: int, warmup: int
     torch.manual_seed(0)
     task = _task(params, name)
     model, train = task.model.train(), task.train_params
+    layout = torch.channels_last if train.memory_format == "channels_last" else torch.contiguous_format
+    model.to(memory_format=layout)  # the same layout as dlpipe's, so the ratio is the framework's cost
     optimizer = build_optimizer(train, model.parameters())
     order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))
     start = 0.0
@@ -85,7 +92,7 @@ def plain_seconds(params, name: str, data: ArrayDataset, batch: int, warmup: int
         if step == warmup:
             start = time.perf_counter()
         index = order[step * batch : (step + 1) * batch]
-        x, y = data.x[index], data.y[index]
+        x, y = data.x[index].contiguous(memory_format=layout), data.y[index]
         outputs = model(x)
         logits = outputs[0] if isinstance(outputs, tuple) else outputs
         loss = classification_loss(logits, y, train.label_smoothing)

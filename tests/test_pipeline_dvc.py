@@ -34,7 +34,8 @@ def _dvc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("pipeline")
+    root = tmp_path_factory.mktemp("pipeline") / "project"
+    root.mkdir()
     for name in ("dvc.yaml", ".dvcignore", ".gitignore"):
         shutil.copy(REPO / name, root / name)
     shutil.copytree(REPO / ".dvc", root / ".dvc", ignore=shutil.ignore_patterns("tmp", "cache"))
@@ -44,8 +45,20 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _run("git", "init", "-q", cwd=root)
     _run("git", "add", "-A", cwd=root)
     _run("git", "commit", "-qm", "tiny", cwd=root)
-    _dvc("repro", cwd=root)
+    # as `make run` does it; later commands here run each stage in its own process
+    repro = _run(sys.executable, "-m", "dlpipe.preload", sys.executable, "-m", "dvc", "repro", cwd=root)
+    (root.parent / "repro.stderr").write_text(repro.stderr)
     return root
+
+
+def test_make_runs_every_stage_in_a_preloaded_worker(pipeline: Path):
+    stderr = (pipeline.parent / "repro.stderr").read_text()
+    stages = ["split", "augment", "transfer", "leaderboard"]
+    stages += [f"{stage} lenet5" for stage in ("train", "evaluate", "export")]
+    for stage in stages:
+        assert f"dlpipe.preload: {stage} took " in stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last == f"dlpipe.preload: {len(stages)} stage(s) ran in preloaded workers"
 
 
 def test_repro_writes_every_declared_output(pipeline: Path):

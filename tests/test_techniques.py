@@ -210,3 +210,25 @@ def test_config_rejects_incompatible_techniques():
         TrainParams.model_validate({"schedule": "onecycle", "warmup_steps": 10})
     with pytest.raises(ValueError, match="both mixup_alpha and manifold_mixup_alpha"):
         TrainParams.model_validate({"mixup_alpha": 0.2, "manifold_mixup_alpha": 0.2})
+
+
+@pytest.mark.parametrize(
+    ("memory_format", "layout"),
+    [("channels_last", torch.channels_last), ("contiguous", torch.contiguous_format)],
+)
+def test_memory_format_sets_the_layout_of_conv_weights_and_batches_not_the_values(memory_format, layout):
+    def colour_task(memory_format: str) -> ClassificationTask:
+        settings = {"accelerator": "cpu", "devices": 1, "memory_format": memory_format}
+        return ClassificationTask("resnet20", 3, 10, 32, [str(i) for i in range(10)], {}, settings)
+
+    task, reference = colour_task(memory_format), colour_task("contiguous")
+    reference.load_state_dict(task.state_dict())
+    task.setup("fit")
+    convs = [m.weight for m in task.model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert all(w.is_contiguous(memory_format=layout) for w in convs)
+    x, _ = task.on_after_batch_transfer((torch.randn(4, 3, 32, 32), torch.zeros(4)), 0)
+    assert x.is_contiguous(memory_format=layout)
+    assert x.is_contiguous() == (memory_format == "contiguous")
+    task.eval()
+    reference.eval()
+    torch.testing.assert_close(task(x), reference(x.contiguous()), rtol=1e-4, atol=1e-5)

@@ -149,6 +149,7 @@ class TrainParams(Section):
     devices: int | str = "auto"
     strategy: str = "auto"
     precision: Literal["32-true", "16-mixed", "bf16-mixed", "64-true"] = "32-true"
+    memory_format: Literal["channels_last", "contiguous"] = "channels_last"  # of conv weights and batches
     aux_loss_weight: Annotated[float, Field(ge=0)] = 0.3  # Inception's auxiliary classifiers
     init_from: str | None = None  # a model of this pipeline, or "torchvision:<weights>" from the cache
     freeze: Literal["none", "all_but_head"] | Annotated[int, Field(ge=0)] = "none"
@@ -333,6 +334,7 @@ _UNTUNABLE = {
     "devices",
     "strategy",
     "precision",
+    "memory_format",
     "init_from",
     "freeze",
     "early_stopping",

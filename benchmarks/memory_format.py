@@ -1,0 +1,66 @@
+"""Channels-last against contiguous (NCHW) layout: a dlpipe training step of each model.
+
+Same model, batch, data and threads; only ``train.memory_format`` differs.
+Prints a table and writes benchmarks/results/memory_format.json.
+
+    .venv/bin/python benchmarks/memory_format.py [--models resnet20 inception] [--steps 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+import torch
+from throughput import CLASSES, SHAPE, dlpipe_seconds
+
+from dlpipe.config import load_params
+from dlpipe.data.tensors import ArrayDataset
+
+RESULTS = Path(__file__).parent / "results" / "memory_format.json"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="*", help="entries of params.yaml's models (default: all)")
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per measurement")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3, help="alternating runs; the median is kept")
+    args = parser.parse_args()
+
+    params = load_params()
+    total = (args.steps + args.warmup) * args.batch
+    data = ArrayDataset(torch.randn(total, *SHAPE), torch.randint(0, CLASSES, (total,)))
+    rows = []
+    for name in args.models or list(params.models):
+        seconds: dict[str, list[float]] = {"contiguous": [], "channels_last": []}
+        for _ in range(args.repeats):  # alternate, so machine noise hits both alike
+            for layout, samples in seconds.items():
+                samples.append(dlpipe_seconds(params, name, data, args.batch, args.warmup, layout))
+        contiguous, channels_last = (statistics.median(seconds[k]) for k in ("contiguous", "channels_last"))
+        rows.append(
+            {
+                "model": name,
+                "batch": args.batch,
+                "threads": torch.get_num_threads(),
+                "contiguous_ms_per_step": round(contiguous / args.steps * 1000, 1),
+                "channels_last_ms_per_step": round(channels_last / args.steps * 1000, 1),
+                "time_ratio": round(channels_last / contiguous, 3),
+            }
+        )
+    print(f"{'model':<16}{'contiguous ms':>15}{'channels_last ms':>18}{'ratio':>8}")
+    for row in rows:
+        print(
+            f"{row['model']:<16}{row['contiguous_ms_per_step']:>15}"
+            f"{row['channels_last_ms_per_step']:>18}{row['time_ratio']:>8}"
+        )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(rows, indent=2) + "\n")
+    print(f"written: {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
