@@ -8,32 +8,22 @@ Prints a table and writes benchmarks/results/memory_format.json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 from pathlib import Path
 
 import torch
-from throughput import CLASSES, SHAPE, dlpipe_seconds
+from throughput import dlpipe_seconds, parse_arguments, random_images
 
 from dlpipe.config import load_params
-from dlpipe.data.tensors import ArrayDataset
 
 RESULTS = Path(__file__).parent / "results" / "memory_format.json"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="*", help="entries of params.yaml's models (default: all)")
-    parser.add_argument("--steps", type=int, default=20, help="timed steps per measurement")
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=3, help="alternating runs; the median is kept")
-    args = parser.parse_args()
-
+    args = parse_arguments(__doc__.splitlines()[0], steps=20, warmup=3)
     params = load_params()
-    total = (args.steps + args.warmup) * args.batch
-    data = ArrayDataset(torch.randn(total, *SHAPE), torch.randint(0, CLASSES, (total,)))
+    data = random_images(args)
     rows = []
     for name in args.models or list(params.models):
         seconds: dict[str, list[float]] = {"contiguous": [], "channels_last": []}

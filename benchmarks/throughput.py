@@ -105,18 +105,27 @@ def plain_seconds(params, name: str, data: ArrayDataset, batch: int, warmup: int
     return time.perf_counter() - start
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_arguments(description: str, steps: int, warmup: int) -> argparse.Namespace:
+    """The options every training-step benchmark takes."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--models", nargs="*", help="entries of params.yaml's models (default: all)")
-    parser.add_argument("--steps", type=int, default=100, help="timed steps per measurement")
-    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=steps, help="timed steps per measurement")
+    parser.add_argument("--warmup", type=int, default=warmup)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs; the median is kept")
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    params = load_params()
+
+def random_images(args: argparse.Namespace) -> ArrayDataset:
+    """Enough random digits-shaped images for the warm-up and timed steps."""
     total = (args.steps + args.warmup) * args.batch
-    data = ArrayDataset(torch.randn(total, *SHAPE), torch.randint(0, CLASSES, (total,)))
+    return ArrayDataset(torch.randn(total, *SHAPE), torch.randint(0, CLASSES, (total,)))
+
+
+def main() -> None:
+    args = parse_arguments(__doc__.splitlines()[0], steps=100, warmup=5)
+    params = load_params()
+    data = random_images(args)
     images = args.steps * args.batch
     rows = []
     for name in args.models or list(params.models):
