@@ -19,12 +19,14 @@ from dlpipe.config import TrainParams
 def silence_known_noise() -> None:
     """Lightning's tips and device banner, and warnings that do not apply here.
 
-    The data lives in memory (no loader workers needed), and the pytree
-    deprecation comes from inside Lightning itself.
+    The data lives in memory (no loader workers needed), the pytree
+    deprecation comes from inside Lightning itself, and ClassificationTask's
+    batch hook (channels-last) is meant to serve with any DataModule.
     """
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    warnings.filterwarnings("ignore", message=r".*overridden `on_after_batch_transfer` in `LightningModule`")
 
 
 def build_trainer(
