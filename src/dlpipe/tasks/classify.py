@@ -108,7 +108,7 @@ class ClassificationTask(pl.LightningModule):
 
     def setup(self, stage: str) -> None:
         """Convolution weights in channels-last (NHWC) layout, set before the optimiser sees them:
-        a training step of ResNets, Inception and NiN takes 0.7-0.85x the time on the CPU
+        a training step of ResNets, VGG, Inception and NiN takes 0.7-0.9x the time on the CPU
         (benchmarks/memory_format.py), and tensor cores prefer it too. Values do not change."""
         if self._channels_last:
             self.model.to(memory_format=torch.channels_last)
