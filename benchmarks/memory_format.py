@@ -8,12 +8,11 @@ Prints a table and writes benchmarks/results/memory_format.json.
 
 from __future__ import annotations
 
-import json
 import statistics
 from pathlib import Path
 
 import torch
-from throughput import dlpipe_seconds, parse_arguments, random_images
+from throughput import dlpipe_seconds, parse_arguments, random_images, report
 
 from dlpipe.config import load_params
 
@@ -41,15 +40,7 @@ def main() -> None:
                 "time_ratio": round(channels_last / contiguous, 3),
             }
         )
-    print(f"{'model':<16}{'contiguous ms':>15}{'channels_last ms':>18}{'ratio':>8}")
-    for row in rows:
-        print(
-            f"{row['model']:<16}{row['contiguous_ms_per_step']:>15}"
-            f"{row['channels_last_ms_per_step']:>18}{row['time_ratio']:>8}"
-        )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(rows, indent=2) + "\n")
-    print(f"written: {RESULTS}")
+    report(rows, ["model", "contiguous_ms_per_step", "channels_last_ms_per_step", "time_ratio"], RESULTS)
 
 
 if __name__ == "__main__":

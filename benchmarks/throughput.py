@@ -122,6 +122,17 @@ def random_images(args: argparse.Namespace) -> ArrayDataset:
     return ArrayDataset(torch.randn(total, *SHAPE), torch.randint(0, CLASSES, (total,)))
 
 
+def report(rows: list[dict], columns: list[str], path: Path) -> None:
+    """Print the chosen columns as a table and write every row to ``path`` as JSON."""
+    widths = [max(len(column), *(len(str(row[column])) for row in rows)) + 2 for column in columns]
+    print("".join(column.rjust(width) for column, width in zip(columns, widths, strict=True)))
+    for row in rows:
+        print("".join(str(row[column]).rjust(width) for column, width in zip(columns, widths, strict=True)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rows, indent=2) + "\n")
+    print(f"written: {path}")
+
+
 def main() -> None:
     args = parse_arguments(__doc__.splitlines()[0], steps=100, warmup=5)
     params = load_params()
@@ -144,15 +155,7 @@ def main() -> None:
                 "time_ratio": round(ours_s / plain_s, 3),
             }
         )
-    header = f"{'model':<14}{'plain img/s':>14}{'dlpipe img/s':>14}{'ratio':>8}"
-    print(header)
-    for row in rows:
-        print(
-            f"{row['model']:<14}{row['plain_images_per_s']:>14}{row['dlpipe_images_per_s']:>14}{row['time_ratio']:>8}"
-        )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(rows, indent=2) + "\n")
-    print(f"written: {RESULTS}")
+    report(rows, ["model", "plain_images_per_s", "dlpipe_images_per_s", "time_ratio"], RESULTS)
 
 
 if __name__ == "__main__":

@@ -143,7 +143,7 @@ def test_a_stopped_client_stops_its_worker(session, how: str, status: int) -> No
 def test_sigterm_stops_training_with_status_143_and_a_resumable_checkpoint(session) -> None:
     root, _ = session
     out = (root / "slow_TERM.out").read_text()
-    assert "stopped by SIGTERM; the next run resumes from the last finished epoch" in out
+    assert "stopped by SIGTERM" in out
     assert "train@slow: resuming from the checkpoint after epoch" in (root / "slow_KILL.out").read_text()
 
 

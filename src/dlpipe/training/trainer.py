@@ -75,11 +75,11 @@ def fit(trainer: pl.Trainer, task: pl.LightningModule, **kwargs) -> None:
     """``trainer.fit``, but a SIGTERM ends the process with status 143 instead of Lightning's 0.
 
     Lightning stops at the next step on SIGTERM and exits with status 0, which suits a
-    cluster that requeues the job; DVC (or any caller) would take it for success. The
-    resume checkpoint stays, so the next run carries on from the last finished epoch.
+    cluster that requeues the job; DVC (or any caller) would take it for success. Whatever
+    the caller checkpointed stays (train@NAME resumes from its last finished epoch).
     """
     try:
         trainer.fit(task, **kwargs)
     except SIGTERMException:
-        print("stopped by SIGTERM; the next run resumes from the last finished epoch", file=sys.stderr)
+        print("stopped by SIGTERM", file=sys.stderr)
         raise SystemExit(128 + signal.SIGTERM) from None
