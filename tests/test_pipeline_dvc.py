@@ -22,7 +22,11 @@ def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         "GIT_AUTHOR_EMAIL": "t@example.com",
         "GIT_COMMITTER_NAME": "t",
         "GIT_COMMITTER_EMAIL": "t@example.com",
+        # Stages import the copy's own code, the code its dvc.lock hashes ...
+        "PYTHONPATH": str(cwd / "src"),
     }
+    # ... and write bytecode beside it, as Python does by default.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, f"{' '.join(args)}\n{result.stdout}\n{result.stderr}"
     return result
@@ -99,6 +103,18 @@ def test_second_repro_does_nothing(pipeline: Path):
     result = _dvc("repro", cwd=pipeline)
     assert "Running stage" not in result.stdout
     assert "Data and pipelines are up to date." in result.stdout
+
+
+def test_bytecode_beside_the_code_is_not_a_dependency(pipeline: Path):
+    """Python compiles each module into __pycache__ on first import, inside the code folders
+    that stages depend on; a later model's stage imports modules an earlier one did not."""
+    compiled = pipeline / "src" / "dlpipe" / "models" / "__pycache__" / "vgg.cpython-311.pyc"
+    compiled.parent.mkdir(exist_ok=True)
+    compiled.write_bytes(b"compiled by a later stage")
+    try:
+        assert "Data and pipelines are up to date." in _dvc("status", cwd=pipeline).stdout
+    finally:
+        compiled.unlink()
 
 
 def test_metrics_and_plots_commands_work(pipeline: Path):

@@ -17,7 +17,8 @@ import yaml
 from conftest import REPO, TINY, merge
 from dlpipe import tracking
 from dlpipe.config import TrackingParams, load_params
-from dlpipe.evaluation.predict import split_inputs
+from dlpipe.evaluation.predict import predict_logits, split_inputs
+from dlpipe.models.checkpoint import load_model
 from dlpipe.stages import augment, evaluate, export, split, train
 from dlpipe.stages.export import ExportError
 
@@ -72,6 +73,18 @@ def test_two_epochs_already_classify_digits(inside: Path):
     assert metrics["accuracy"] > 0.9
     assert metrics["weighted_error"] == pytest.approx(metrics["error_rate"])
     assert metrics["examples"] == 360
+
+
+def test_saved_model_is_the_best_epoch(inside: Path):
+    """model.pt holds the weights that scored best_val_acc, rebuilt from the best checkpoint."""
+    summary = json.loads((inside / "reports/models/lenet5/train.json").read_text())
+    with open(inside / "reports/models/lenet5/history.csv") as handle:
+        assert summary["best_val_acc"] == max(float(row["val_acc"]) for row in csv.DictReader(handle))
+    model, spec = load_model(inside / "models/lenet5/model.pt")
+    x, y, _ = split_inputs("val")
+    accuracy = float(np.mean(predict_logits(model, x).argmax(1) == y))
+    assert accuracy == pytest.approx(summary["best_val_acc"], abs=1e-6)
+    assert spec["arch"] == "lenet5" and not model.training
 
 
 def test_same_seed_gives_identical_metrics(trained: Path, tmp_path: Path):

@@ -124,14 +124,24 @@ def _build_task(params: Params, name: str, data: ArrayDataModule) -> Classificat
     return task
 
 
+def _best_task(checkpoint_path: str) -> ClassificationTask:
+    """The task as it was at its best epoch, rebuilt from the checkpoint's hyperparameters.
+
+    Not ``load_from_checkpoint``: its guard against TorchScript walks the call stack with
+    source lookups, about a second in a process that has imported the whole stack.
+    """
+    checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+    best_task = ClassificationTask(**checkpoint["hyper_parameters"])
+    best_task.load_state_dict(checkpoint["state_dict"])
+    return best_task
+
+
 def _publish(
     params: Params, name: str, run_id: str, best: ModelCheckpoint, history: History, task: ClassificationTask
 ) -> dict:
     """Save the best epoch's model, write the reports and log them to the run."""
     model_dir, report_dir = paths.model_dir(name), paths.report_dir(name)
-    best_task = ClassificationTask.load_from_checkpoint(
-        best.best_model_path, map_location="cpu", weights_only=True
-    )
+    best_task = _best_task(best.best_model_path)
     save_model(model_dir / "model.pt", best_task.model, dict(best_task.hparams))
     io.write_json(tracking.run_record(name), {"run_id": run_id})
     history.write()
