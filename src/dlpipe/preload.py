@@ -214,9 +214,14 @@ def _work(conn: socket.socket, request: dict, fds: list[int]) -> int:
 # --- the server -----------------------------------------------------------------------------
 
 
-def _preload() -> None:
+def import_libraries() -> None:
+    """Import LIBRARIES; ``make install`` runs it once so that their bytecode is compiled."""
     for name in LIBRARIES:
         importlib.import_module(name)
+
+
+def _preload() -> None:
+    import_libraries()
     # MLflow maps every installed package to its modules (3-4 s of scanning dist-info files)
     # each time a model is logged in a new process; mapped here, the workers inherit the map.
     from mlflow.utils import requirements_utils
