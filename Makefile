@@ -6,10 +6,10 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check
 # Python 3.11's own pip (23.2) takes 95 s to resolve this stack; pip 26 takes 45 s.
 PIP_VERSION := 26.3
 export PATH := $(abspath $(BIN)):$(PATH)
-# pip byte-compiles every module it installs (~75 s, mostly torch code that never runs here), so
-# it installs with --no-compile and the install compiles what the stages import by importing it
-# (dvc and dlpipe.preload.import_libraries); anything else compiles on its first import. Both need Python free to
-# write bytecode, so make's commands run without PYTHONDONTWRITEBYTECODE.
+# pip byte-compiles every module it installs (~75 s, mostly torch code that never runs here),
+# so it installs with --no-compile, and the install compiles what DVC and the stages import by
+# importing it; anything else compiles on its first import. Both need Python free to write
+# bytecode, so make's commands run without PYTHONDONTWRITEBYTECODE.
 unexport PYTHONDONTWRITEBYTECODE
 COMPILE_STACK := $(BIN)/python -c 'import dvc.cli, dvc.repo.reproduce; from dlpipe.preload import import_libraries; import_libraries()'
 
