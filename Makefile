@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-# uv installs the pinned stack in about 40 s on 2 cores, where pip takes 2-4 min: most of the
+# uv installs the pinned stack in about 40 s on 2 cores, where pip took 2.5-5 min: most of the
 # stack is the 6.8 GB CUDA build of torch with its NVIDIA libraries, which uv unpacks in parallel.
 UV_VERSION := 0.13.9
 # uv does not read pip's configuration, so it is handed what pip is configured with (some
