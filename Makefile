@@ -7,15 +7,15 @@ export PATH := $(abspath $(BIN)):$(PATH)
 # uv installs the pinned stack in about 40 s on 2 cores, where pip took 2.5-5 min: most of the
 # stack is the 6.8 GB CUDA build of torch with its NVIDIA libraries, which uv unpacks in parallel.
 UV_VERSION := 0.13.9
-# uv does not read pip's configuration, so it is handed what pip is configured with (some
-# machines serve torch's wheels from a local index there), with pip's rule of taking the best
-# version from any index.
-pip_setting = $(shell $(BIN)/python -m pip config get global.$(1) 2>/dev/null)
+# uv does not read pip's configuration, so it is handed what pip is configured with, from its
+# files and PIP_* variables (some machines serve torch's wheels from a local index there), with
+# pip's rule of taking the best version from any index.
+pip_setting = $(shell $(BIN)/python -m pip config list 2>/dev/null | sed -n "s/^\(:env:\|global\|install\)\.$(1)='\(.*\)'$$/\2/p")
 UV_INSTALL = $(BIN)/uv pip install --quiet --python $(BIN)/python --index-strategy unsafe-best-match \
-	$(addprefix --index-url ,$(call pip_setting,index-url) $(PIP_INDEX_URL)) \
-	$(addprefix --extra-index-url ,$(call pip_setting,extra-index-url) $(PIP_EXTRA_INDEX_URL)) \
-	$(addprefix --find-links ,$(call pip_setting,find-links) $(PIP_FIND_LINKS)) \
-	$(addprefix --constraint ,$(call pip_setting,constraint) $(PIP_CONSTRAINT))
+	$(addprefix --index-url ,$(firstword $(call pip_setting,index-url))) \
+	$(addprefix --extra-index-url ,$(call pip_setting,extra-index-url)) \
+	$(addprefix --find-links ,$(call pip_setting,find-links)) \
+	$(addprefix --constraint ,$(call pip_setting,constraint))
 
 # uv does not byte-compile: each module compiles on its first import, which needs Python free to
 # write bytecode, so make's commands run without PYTHONDONTWRITEBYTECODE. `make run` leaves that
