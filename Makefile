@@ -22,7 +22,6 @@ UV_INSTALL = $(BIN)/uv pip install --quiet --python $(BIN)/python --index-strate
 # to the preloader, which imports the stack anyway; `make install` compiles what DVC and the
 # stages import by importing it, for commands run outside make with that variable set.
 unexport PYTHONDONTWRITEBYTECODE
-COMPILE_STACK := $(BIN)/python -c 'import dvc.cli, dvc.repo.reproduce; from dlpipe.preload import import_libraries; import_libraries()'
 
 .DEFAULT_GOAL := help
 
@@ -40,7 +39,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/uv
 	@touch $@
 
 $(VENV)/.compiled: $(VENV)/.installed
-	$(COMPILE_STACK)
+	$(BIN)/python -c 'import dvc.cli, dvc.repo.reproduce; from dlpipe.preload import import_libraries; import_libraries()'
 	@touch $@
 
 install: $(VENV)/.compiled ## create .venv (if missing) and install dlpipe with its pinned stack and dev tools
