@@ -29,7 +29,7 @@ from dlpipe.data.datamodule import ArrayDataModule
 from dlpipe.evaluation.metrics import class_weight_vector, summary_metrics
 from dlpipe.evaluation.predict import split_inputs
 from dlpipe.evaluation.tta import predict_probabilities
-from dlpipe.tasks.classify import ClassificationTask
+from dlpipe.tasks.classify.task import ClassificationTask
 from dlpipe.training.trainer import build_trainer
 
 RESULTS = Path(__file__).parent / "results" / "ablation.json"

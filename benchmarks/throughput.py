@@ -22,7 +22,7 @@ import torch
 from dlpipe.config import load_params
 from dlpipe.data.datamodule import ArrayDataModule
 from dlpipe.data.tensors import ArrayDataset
-from dlpipe.tasks.classify import ClassificationTask, classification_loss
+from dlpipe.tasks.classify.task import ClassificationTask, classification_loss
 from dlpipe.training.optim import build_optimizer
 from dlpipe.training.trainer import build_trainer
 
@@ -67,7 +67,7 @@ def dlpipe_seconds(
     torch.manual_seed(0)
     task = _task(params, name, memory_format)
     clock = StepClock(warmup)
-    module = ArrayDataModule(data, data, task.hparams.class_names, batch, seed=0)
+    module = ArrayDataModule(data, data, task.hparams.names, batch, seed=0)
     trainer = build_trainer(
         task.train_params,
         logger=False,

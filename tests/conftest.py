@@ -18,6 +18,14 @@ REPO = Path(__file__).resolve().parents[1]
 TINY = {
     "augment": {"copies": 1},
     "models": {"lenet5": {}},
+    "localize": {
+        "data": {"images": 120, "image_size": 24},
+        "models": {"lenet5_box": {"arch": "lenet5", "train": {"epochs": 1}}},
+    },
+    "landmarks": {
+        "data": {"images": 120, "image_size": 24},
+        "models": {"corners": {"arch": "lenet5", "train": {"epochs": 1}}},
+    },
     "train": {"epochs": 2, "accelerator": "cpu", "devices": 1},
     "transfer": {"pretrain_epochs": 1, "finetune_epochs": 2},
     "export": {"latency_runs": 5},

@@ -14,22 +14,22 @@ def test_same_seed_gives_byte_identical_output(project):
     root = project({"augment": {"copies": 2}})
     split.run(load_params())
     augment.run(load_params())
-    first = (root / "data/augmented/train.npz").read_bytes()
-    first_preview = (root / "reports/augment_preview.png").read_bytes()
+    first = (root / "data/classify/augmented/train.npz").read_bytes()
+    first_preview = (root / "reports/classify/augment_preview.png").read_bytes()
     augment.run(load_params())
-    assert (root / "data/augmented/train.npz").read_bytes() == first
-    assert (root / "reports/augment_preview.png").read_bytes() == first_preview
+    assert (root / "data/classify/augmented/train.npz").read_bytes() == first
+    assert (root / "reports/classify/augment_preview.png").read_bytes() == first_preview
     project({"augment": {"copies": 2, "seed": 1}})
     augment.run(load_params())
-    assert (root / "data/augmented/train.npz").read_bytes() != first
+    assert (root / "data/classify/augmented/train.npz").read_bytes() != first
 
 
 def test_originals_come_first_then_changed_copies(project):
     root = project({"augment": {"copies": 2, "rotate": {"p": 1.0, "limit": 30}}})
     split.run(load_params())
     augment.run(load_params())
-    train = io.load_arrays(root / "data/split/train.npz")
-    out = io.load_arrays(root / "data/augmented/train.npz")
+    train = io.load_arrays(root / "data/classify/split/train.npz")
+    out = io.load_arrays(root / "data/classify/augmented/train.npz")
     n = len(train["y"])
     assert out["x"].shape == (3 * n, *train["x"].shape[1:])
     np.testing.assert_array_equal(out["x"][:n], train["x"])
@@ -42,7 +42,7 @@ def test_preview_is_a_grid_of_originals_beside_copies(project):
     root = project({"augment": {"copies": 3, "preview_examples": 4}})
     split.run(load_params())
     augment.run(load_params())
-    with Image.open(root / "reports/augment_preview.png") as preview:
+    with Image.open(root / "reports/classify/augment_preview.png") as preview:
         assert preview.size == (4 * 64, 4 * 64)  # original + 3 copies, 4 rows
 
 
@@ -51,7 +51,7 @@ def test_colour_shift_changes_colour_images(project):
     root = project({**params, "data": {"channels": 3}})
     split.run(load_params())
     augment.run(load_params())
-    out = io.load_arrays(root / "data/augmented/train.npz")["x"]
+    out = io.load_arrays(root / "data/classify/augmented/train.npz")["x"]
     n = len(out) // 2
     assert (out[n:] != out[:n]).any()
 

@@ -41,12 +41,34 @@ def test_shipped_params_file_is_valid_and_its_sections_match_the_code_defaults()
             "params.yaml: data.path is required when data.source is imagefolder",
         ),
         ({"augment": {"crop": {"p": 1.5}}}, "params.yaml: augment.crop.p must be <= 1 (got 1.5)"),
-        ({"models": {"lenet6": {}}}, "params.yaml: models names an unknown architecture 'lenet6'"),
+        ({"models": {"lenet6": {}}}, "params.yaml: models.lenet6 names an unknown architecture 'lenet6'"),
         (
             {"models": {"small": {"arch": "vgg17"}}},
-            "params.yaml: models names an unknown architecture 'vgg17'",
+            "params.yaml: models.small names an unknown architecture 'vgg17'",
         ),
         ({"models": {}}, "params.yaml: models must have at least 1 item(s) (got {})"),
+        (
+            {"landmarks": {"models": {"corners": {"arch": "lenet5", "train": {"label_smoothing": 0.1}}}}},
+            "params.yaml: landmarks.models.corners.train.label_smoothing is a classification key; "
+            "corners is a landmarks entry",
+        ),
+        (
+            {"localize": {"models": {"lenet5": {"arch": "lenet5"}}}},
+            "params.yaml: localize.models.lenet5 is also an entry of models: names must be unique",
+        ),
+        (
+            {"landmarks": {"models": {"corners": {"arch": "lenet5", "train": {"early_stopping": {"monitor": "val_acc"}}}}}},
+            "params.yaml: train.early_stopping.monitor 'val_acc' is not a metric of corners "
+            "(a landmarks entry: primary, val_loss, val_nme, val_pck)",
+        ),
+        (
+            {"localize": {"data": {"source": "yolo"}}},
+            "params.yaml: localize.data.path is required when source is yolo",
+        ),
+        (
+            {"landmarks": {"augment": {"mirror_pairs": [[1, 2, 3]]}}},
+            "params.yaml: landmarks.augment.mirror_pairs.0 must have at most 2 item(s)",
+        ),
         ({"models": ["lenet5"]}, "params.yaml: models must be a mapping (got ['lenet5'])"),
         (
             {"models": {"lenet5": {"train": {"lr": 0}}}},
@@ -98,7 +120,9 @@ def test_cli_rejects_an_architecture_not_in_models(project):
     root = project()
     result = run_cli("train", "alexnet", cwd=root)
     assert result.returncode == 2
-    assert result.stderr.strip() == "params.yaml: models does not list 'alexnet' (listed: lenet5)"
+    assert result.stderr.strip() == (
+        "params.yaml: no family's models lists 'alexnet' (listed: lenet5, lenet5_box, corners)"
+    )
 
 
 def test_unknown_builder_option_is_named_before_anything_is_written(project):
@@ -131,7 +155,7 @@ def test_ensemble_must_name_entries_of_models(tmp_path: Path):
     path.write_text("models: {lenet5: , logreg: }\nleaderboard: {ensemble: [lenet5, vgg16]}\n")
     with pytest.raises(
         ConfigError,
-        match=r"/params.yaml: leaderboard.ensemble names 'vgg16', which is not an entry of models$",
+        match=r"/params.yaml: leaderboard.ensemble names 'vgg16', which is not a classification entry of models$",
     ):
         load_params(path)
 

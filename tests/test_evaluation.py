@@ -10,7 +10,7 @@ from dlpipe.data.split import Split, hold_out_train_dev
 from dlpipe.errors import ConfigError
 from dlpipe.evaluation.diagnosis import diagnose, to_markdown
 from dlpipe.evaluation.metrics import cost_error, cost_matrix, expected_calibration_error, summary_metrics
-from dlpipe.stages.evaluate import worst_cases
+from dlpipe.tasks.classify.evaluate import worst_cases
 from dlpipe.stages.leaderboard import rank
 
 NAMES = ["cat", "dog", "cow"]
@@ -100,15 +100,18 @@ def test_worst_cases_are_the_most_confident_mistakes():
     assert cases[0] == {"index": 0, "true": 1, "predicted": 0, "confidence": pytest.approx(0.9)}
 
 
-def test_leaderboard_order_follows_the_primary_metric():
+def test_leaderboard_order_follows_the_primary_metric_in_its_direction():
     rows = [
-        {"model": "a", "test_accuracy": 0.99, "weighted_error": 0.05, "cost_error": 0.02},
-        {"model": "b", "test_accuracy": 0.98, "weighted_error": 0.03, "cost_error": 0.04},
+        {"model": "a", "accuracy": 0.99, "weighted_error": 0.05, "cost_error": 0.02},
+        {"model": "b", "accuracy": 0.98, "weighted_error": 0.03, "cost_error": 0.04},
     ]
-    assert [r["model"] for r in rank(rows, "accuracy")] == ["a", "b"]
-    assert [r["model"] for r in rank(rows, "weighted_error")] == ["b", "a"]
-    assert [r["model"] for r in rank(rows, "cost_error")] == ["a", "b"]
-    assert [r["rank"] for r in rank(rows, "weighted_error")] == [1, 2]
+    assert [r["model"] for r in rank(rows, "classify", "accuracy")] == ["a", "b"]
+    assert [r["model"] for r in rank(rows, "classify", "weighted_error")] == ["b", "a"]
+    assert [r["model"] for r in rank(rows, "classify", "cost_error")] == ["a", "b"]
+    assert [r["rank"] for r in rank(rows, "classify", "weighted_error")] == [1, 2]
+    points = [{"model": "a", "nme": 0.03, "pck": 0.9}, {"model": "b", "nme": 0.02, "pck": 0.8}]
+    assert [r["model"] for r in rank(points, "landmarks", "nme")] == ["b", "a"]  # lower is better
+    assert [r["model"] for r in rank(points, "landmarks", "pck")] == ["a", "b"]
 
 
 def test_train_dev_is_held_out_of_train_stratified():

@@ -10,7 +10,7 @@ from dlpipe.models.lenet import LeNet5
 from dlpipe.models.mlp import MLP
 from dlpipe.models.nin import mlpconv
 from dlpipe.models.resnet import SmallResNet
-from dlpipe.tasks.classify import classification_loss
+from dlpipe.tasks.classify.task import classification_loss
 from dlpipe.training import mixup
 from dlpipe.training.gradcheck import GradientCheckError, check_module, relative_error
 from dlpipe.training.regularization import l2_penalty

@@ -10,7 +10,7 @@ from conftest import REPO
 from dlpipe.config import load_params
 from dlpipe.models.complexity import multiply_accumulates
 from dlpipe.models.registry import ARCHITECTURES, build_model
-from dlpipe.tasks.classify import ClassificationTask, predicted_labels
+from dlpipe.tasks.classify.task import ClassificationTask, predicted_labels
 
 SHAPES = [(1, 28, 28), (3, 32, 32), (3, 64, 64), (3, 224, 224)]
 SHIPPED = load_params(REPO / "params.yaml")
@@ -74,9 +74,9 @@ def test_every_model_overfits_32_examples(name: str):
     task = ClassificationTask(
         arch=SHIPPED.arch_of(name),
         in_channels=1,
-        num_classes=10,
+        outputs=10,
         image_size=32,
-        class_names=[str(i) for i in range(10)],
+        names=[str(i) for i in range(10)],
         options=SHIPPED.models[name].options,
         train={**SHIPPED.train_for(name).model_dump(), "label_smoothing": 0.0},
     )

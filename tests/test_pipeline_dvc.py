@@ -67,10 +67,10 @@ def test_make_runs_every_stage_in_a_preloaded_worker(pipeline: Path):
 
 def test_repro_writes_every_declared_output(pipeline: Path):
     for path in (
-        "data/split/train.npz",
-        "data/augmented/train.npz",
-        "reports/split.json",
-        "reports/augment_preview.png",
+        "data/classify/split/train.npz",
+        "data/classify/augmented/train.npz",
+        "reports/classify/split.json",
+        "reports/classify/augment_preview.png",
         "models/lenet5/model.pt",
         "models/lenet5/model.onnx",
         "models/lenet5/model.pt2",

@@ -13,17 +13,17 @@ from dlpipe.stages import split
 
 
 def _outputs(root: Path) -> dict[str, bytes]:
-    files = [*sorted((root / "data" / "split").iterdir()), root / "reports" / "split.json"]
+    files = [*sorted((root / "data" / "classify" / "split").iterdir()), root / "reports" / "classify" / "split.json"]
     return {f.name: f.read_bytes() for f in files}
 
 
 def test_split_is_stratified_6_2_2(project):
     root = project()
     split.run(load_params())
-    report = json.loads((root / "reports" / "split.json").read_text())
+    report = json.loads((root / "reports" / "classify" / "split.json").read_text())
     totals = {name: sum(counts.values()) for name, counts in report["counts"].items()}
     assert totals == {"train": 1077, "val": 360, "test": 360}
-    for cls in report["classes"]:
+    for cls in report["names"]:
         n = sum(report["counts"][s][cls] for s in ("train", "val", "test"))
         for name, share in (("train", 0.6), ("val", 0.2), ("test", 0.2)):
             assert abs(report["counts"][name][cls] - share * n) <= 1.5, (cls, name)
@@ -50,8 +50,8 @@ def test_same_seed_gives_identical_bytes_other_seed_differs(project, tmp_path):
 def test_normalization_comes_from_train_only(project):
     root = project()
     split.run(load_params())
-    train = io.load_arrays(root / "data" / "split" / "train.npz")["x"] / 255.0
-    stats = io.read_json(root / "data" / "split" / "normalization.json")
+    train = io.load_arrays(root / "data" / "classify" / "split" / "train.npz")["x"] / 255.0
+    stats = io.read_json(root / "data" / "classify" / "split" / "normalization.json")
     assert stats["mean"][0] == pytest.approx(train.mean(), abs=1e-6)
     assert stats["std"][0] == pytest.approx(train.std(), abs=1e-6)
 
@@ -59,8 +59,8 @@ def test_normalization_comes_from_train_only(project):
 def test_faces_source_is_binary_and_resized(project):
     root = project({"data": {"source": "faces", "image_size": 28}})
     split.run(load_params())
-    report = json.loads((root / "reports" / "split.json").read_text())
-    assert report["classes"] == ["non_face", "face"]
+    report = json.loads((root / "reports" / "classify" / "split.json").read_text())
+    assert report["names"] == ["non_face", "face"]
     assert report["image_shape"] == [28, 28, 1]
     assert sum(report["counts"]["test"].values()) == 40
 
@@ -83,8 +83,8 @@ def test_imagefolder_mixes_grey_and_colour_as_rgb(project):
     folder = _image_folder(root)
     project({"data": {"source": "imagefolder", "path": str(folder), "image_size": 16}})
     split.run(load_params())
-    report = json.loads((root / "reports" / "split.json").read_text())
-    assert report["classes"] == ["cat", "dog"]
+    report = json.loads((root / "reports" / "classify" / "split.json").read_text())
+    assert report["names"] == ["cat", "dog"]
     assert report["image_shape"] == [16, 16, 3]
     assert report["skipped_images"] == 0
 
@@ -109,7 +109,7 @@ def test_unreadable_image_can_be_skipped_and_counted(project):
         {"data": {"source": "imagefolder", "path": str(folder), "image_size": 16, "on_bad_image": "skip"}}
     )
     split.run(load_params())
-    report = json.loads((root / "reports" / "split.json").read_text())
+    report = json.loads((root / "reports" / "classify" / "split.json").read_text())
     assert report["skipped_images"] == 1
     assert report["skipped_files"] == [str(folder / "dog" / "broken.png")]
     assert sum(sum(c.values()) for c in report["counts"].values()) == 20

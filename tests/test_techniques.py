@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from dlpipe.config import TrainParams
 from dlpipe.errors import ConfigError
 from dlpipe.models.registry import ARCHITECTURES, build_model
-from dlpipe.tasks.classify import ClassificationTask
+from dlpipe.tasks.classify.task import ClassificationTask
 from dlpipe.training import mixup
 from dlpipe.training.regularization import l2_penalty, set_keep_prob
 from dlpipe.training.smoothing import BiasCorrectedAverage

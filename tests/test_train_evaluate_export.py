@@ -17,7 +17,7 @@ import yaml
 from conftest import REPO, TINY, merge
 from dlpipe import tracking
 from dlpipe.config import TrackingParams, load_params
-from dlpipe.evaluation.predict import predict_logits, split_inputs
+from dlpipe.evaluation.predict import predict_outputs, split_inputs
 from dlpipe.models.checkpoint import load_model
 from dlpipe.stages import augment, evaluate, export, split, train
 from dlpipe.stages.export import ExportError
@@ -82,7 +82,7 @@ def test_saved_model_is_the_best_epoch(inside: Path):
         assert summary["best_val_acc"] == max(float(row["val_acc"]) for row in csv.DictReader(handle))
     model, spec = load_model(inside / "models/lenet5/model.pt")
     x, y, _ = split_inputs("val")
-    accuracy = float(np.mean(predict_logits(model, x).argmax(1) == y))
+    accuracy = float(np.mean(predict_outputs(model, x).argmax(1) == y))
     assert accuracy == pytest.approx(summary["best_val_acc"], abs=1e-6)
     assert spec["arch"] == "lenet5" and not model.training
 

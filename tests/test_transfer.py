@@ -13,7 +13,7 @@ from dlpipe.data.tensors import ArrayDataset
 from dlpipe.errors import DataError
 from dlpipe.models.registry import build_model
 from dlpipe.stages import split, transfer
-from dlpipe.tasks.classify import ClassificationTask
+from dlpipe.tasks.classify.task import ClassificationTask
 from dlpipe.training import transfer as transfer_lib
 from dlpipe.training.trainer import build_trainer
 
@@ -40,7 +40,7 @@ def test_frozen_parameters_and_statistics_do_not_change_in_fine_tuning(project, 
     assert task.frozen_blocks == frozen
     before = {k: v.clone() for k, v in task.model.state_dict().items()}
     data = ArrayDataset(torch.randn(64, 1, 32, 32), torch.randint(0, 10, (64,)))
-    module = ArrayDataModule(data, data, task.hparams.class_names, batch_size=16, seed=0)
+    module = ArrayDataModule(data, data, task.hparams.names, batch_size=16, seed=0)
     trainer = build_trainer(
         task.train_params, logger=False, callbacks=[], batches_per_epoch=4, root_dir=project()
     )

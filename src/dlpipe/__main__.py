@@ -1,4 +1,4 @@
-"""``python -m dlpipe <stage> [ARCH]``: one subcommand per DVC stage, plus tune and predict.
+"""``python -m dlpipe <stage> [NAME|FAMILY]``: one subcommand per DVC stage, plus tune and predict.
 
 Stage modules are imported only when their subcommand runs, so the stages
 that need no torch (split, augment, leaderboard) start without importing it.
@@ -11,9 +11,11 @@ import importlib
 import sys
 
 from dlpipe.errors import DlpipeError
+from dlpipe.tasks import FAMILIES
 
-STAGES_WITH_ARCH = ("train", "evaluate", "export")
-STAGES = ("split", "augment", *STAGES_WITH_ARCH, "transfer", "leaderboard")
+STAGES_WITH_ENTRY = ("train", "evaluate", "export")
+STAGES_WITH_FAMILY = ("split", "augment")
+STAGES = (*STAGES_WITH_FAMILY, *STAGES_WITH_ENTRY, "transfer", "leaderboard")
 
 
 def _positive(kind: type):
@@ -29,22 +31,42 @@ def _positive(kind: type):
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dlpipe", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
+    families = ", ".join(FAMILIES)
     for stage in STAGES:
         sub = commands.add_parser(stage, help=f"run the {stage} stage")
-        if stage in STAGES_WITH_ARCH:
-            sub.add_argument("arch", metavar="NAME", help="an entry of params.yaml's models")
+        if stage in STAGES_WITH_ENTRY:
+            sub.add_argument("name", metavar="NAME", help="an entry of a family's models in params.yaml")
+        if stage in STAGES_WITH_FAMILY:
+            sub.add_argument(
+                "family",
+                nargs="?",
+                default="classify",
+                choices=list(FAMILIES),
+                metavar="FAMILY",
+                help=f"the task family whose data set to process ({families}; default classify)",
+            )
     tune = commands.add_parser("tune", help="an Optuna study over tune.space (resumes if it exists)")
-    tune.add_argument("arch", metavar="NAME", nargs="?", help="an entry of models (default: tune.model)")
+    tune.add_argument("name", metavar="NAME", nargs="?", help="an entry of models (default: tune.model)")
     tune.add_argument("--trials", type=_positive(int), help="finished trials the study should reach")
     tune.add_argument("--timeout", type=_positive(float), help="seconds per worker")
     tune.add_argument("--workers", type=_positive(int), help="processes working on the study")
     tune.add_argument("--storage", help="SQLAlchemy URL of the study database")
     tune.add_argument("--study", help="study name (default: dlpipe-NAME)")
-    predict = commands.add_parser("predict", help="class probabilities of images from the champion model")
+    predict = commands.add_parser("predict", help="a trained model's results on image files")
     predict.add_argument("images", metavar="IMAGE", nargs="+", help="PNG or JPEG files")
-    predict.add_argument("--model", help="an entry of models (default: the champion)")
+    predict.add_argument("--model", help="an entry of any family's models (default: the family's champion)")
+    predict.add_argument(
+        "--family", default="classify", choices=list(FAMILIES), help=f"whose champion ({families})"
+    )
     predict.add_argument("--top", type=_positive(int), default=5, help="classes shown per image")
     return parser
+
+
+def _entry(params, name: str) -> str:
+    if name not in params.entries:
+        listed = ", ".join(params.entries)
+        raise DlpipeError(f"params.yaml: no family's models lists {name!r} (listed: {listed})")
+    return name
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,24 +76,18 @@ def main(argv: list[str] | None = None) -> int:
 
         params = load_params()
         if args.stage == "predict":
-            from dlpipe import predict
+            from dlpipe import inference
 
-            predict.run(params, args.images, args.model, args.top)
+            inference.run(params, args.images, args.family, args.model, args.top)
             return 0
         stage = importlib.import_module(f"dlpipe.stages.{args.stage}")
         if args.stage == "tune":
-            name = args.arch or params.tune.model
-            if name not in params.models:
-                raise DlpipeError(
-                    f"params.yaml: models does not list {name!r} (listed: {', '.join(params.models)})"
-                )
+            name = _entry(params, args.name or params.tune.model)
             stage.run(params, name, args.trials, args.timeout, args.workers, args.storage, args.study)
-        elif args.stage in STAGES_WITH_ARCH:
-            if args.arch not in params.models:
-                raise DlpipeError(
-                    f"params.yaml: models does not list {args.arch!r} (listed: {', '.join(params.models)})"
-                )
-            stage.run(params, args.arch)
+        elif args.stage in STAGES_WITH_ENTRY:
+            stage.run(params, _entry(params, args.name))
+        elif args.stage in STAGES_WITH_FAMILY:
+            stage.run(params, args.family)
         else:
             stage.run(params)
     except DlpipeError as exc:

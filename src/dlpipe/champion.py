@@ -1,8 +1,8 @@
-"""The registered model alias ``champion``: the leaderboard's best model, and how to find it.
+"""The registered model alias ``champion``: each family's best model, and how to find it.
 
-export registers every model as ``<prefix><name>``; the leaderboard moves the
-alias to the newest version of the best one, so
-``models:/<prefix><best>@champion`` always names the model to ship.
+export registers every entry as ``<prefix><name>``; the leaderboard moves the
+alias to the newest version of each family's best one, so
+``models:/<prefix><best>@champion`` always names the model to ship for that family.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ def registered_name(params: Params, model: str) -> str:
     return f"{params.tracking.registered_model_prefix}{model}"
 
 
-def crown(params: Params, best: str) -> dict:
-    """Give ``best``'s newest registered version the alias, and take it from every other model."""
+def crown(params: Params, family: str, best: str) -> dict:
+    """Give ``best``'s newest registered version the alias, and take it from every other entry
+    of its family."""
     from mlflow.exceptions import MlflowException
 
     client = tracking.client(params.tracking)
@@ -30,7 +31,7 @@ def crown(params: Params, best: str) -> dict:
     if not versions:
         raise DataError(f"MLflow has no registered model {name!r}: run `dvc repro export@{best}`")
     newest = max(versions, key=lambda v: int(v.version))
-    for other in params.models:
+    for other in params.models_of(family):
         if other != best:
             # MlflowException: that model is not registered, or never held the alias.
             with contextlib.suppress(MlflowException):
@@ -44,16 +45,16 @@ def crown(params: Params, best: str) -> dict:
     }
 
 
-def champion_uri(params: Params) -> str:
-    """``models:/<name>@champion`` of the registered model that holds the alias."""
+def champion_uri(params: Params, family: str) -> str:
+    """``models:/<name>@champion`` of the family's registered model that holds the alias."""
     from mlflow.exceptions import MlflowException
 
     client = tracking.client(params.tracking)
-    for model in params.models:
+    for model in params.models_of(family):
         name = registered_name(params, model)
         try:
             client.get_model_version_by_alias(name, ALIAS)
         except MlflowException:
             continue
         return f"models:/{name}@{ALIAS}"
-    raise DataError("no registered model has the alias champion: run `dvc repro` first")
+    raise DataError(f"no {family} model has the alias champion: run `dvc repro` first")

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from dlpipe.errors import ConfigError
+from dlpipe.tasks import FAMILIES
 
 PARAMS_FILE = Path("params.yaml")
 
@@ -109,8 +110,9 @@ def _keys_as_text_inner(value: dict) -> dict:
 class EarlyStoppingParams(Section):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs (0: never)."""
 
-    # "primary": the validation metric of evaluate.primary_metric
-    monitor: Literal["val_loss", "val_acc", "val_weighted_error", "val_cost_error", "primary"] = "val_loss"
+    # "primary": the validation metric of the entry's primary metric; otherwise val_loss or one of
+    # the validation metrics of the entry's family (checked per entry)
+    monitor: str = "val_loss"
     patience: Annotated[int, Field(ge=0)] = 0
     min_delta: Annotated[float, Field(ge=0)] = 0.0
 
@@ -171,7 +173,7 @@ ENTRY_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 
 
 class ModelSettings(Section):
-    """One entry of ``models:``: which architecture, its options, and train overrides."""
+    """One entry of a family's ``models``: which architecture, its options, and train overrides."""
 
     arch: str | None = None  # registry name; the entry's own name when omitted
     options: dict[str, Any] = Field(default_factory=dict)  # the builder's keywords: width, hidden...
@@ -202,11 +204,7 @@ class TransferParams(Section):
 
 
 # evaluate.primary_metric -> (the validation metric Lightning monitors, "max" or "min")
-PRIMARY_MONITORS = {
-    "accuracy": ("val_acc", "max"),
-    "weighted_error": ("val_weighted_error", "min"),
-    "cost_error": ("val_cost_error", "min"),
-}
+PRIMARY_MONITORS = FAMILIES["classify"].monitors
 
 
 class EvaluateParams(Section):
@@ -349,10 +347,91 @@ class TrackingParams(Section):
     registered_model_prefix: str = "dlpipe-"
 
 
+def _entries_may_be_empty(cls: type, value: Any) -> Any:
+    # `lenet5:` with nothing after it reads as None in YAML: an entry with no settings.
+    if isinstance(value, dict):
+        return {name: {} if settings is None else settings for name, settings in value.items()}
+    return value
+
+
+Models = Annotated[dict[str, ModelSettings], Field(min_length=1)]
+
+
+class LocalizeData(Section):
+    """Scenes of zero or one object: built-in (digits pasted on textures) or YOLO txt labels."""
+
+    source: Literal["scenes", "yolo"] = "scenes"
+    path: str | None = Field(default=None, validate_default=True)  # yolo: classes.txt, images/, labels/
+    images: Annotated[int, Field(ge=20)] = 2000  # scenes: how many to make
+    image_size: Annotated[int, Field(ge=16, le=1024)] = 48
+    empty_share: Annotated[float, Field(ge=0, lt=1)] = 0.2  # scenes: share without an object
+    ratios: Ratios = Ratios()
+    seed: int = 42
+
+    @field_validator("path")
+    @classmethod
+    def _path_for_yolo(cls, path: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("source") == "yolo" and not path:
+            raise ValueError("is required when source is yolo")
+        return path
+
+
+class LandmarksData(Section):
+    """Images with K ordered points: built-in cards (four corners) or a CSV of points."""
+
+    source: Literal["cards", "csv"] = "cards"
+    path: str | None = Field(default=None, validate_default=True)  # csv: image,x1,y1,...,xK,yK
+    images: Annotated[int, Field(ge=20)] = 2000  # cards: how many to make
+    image_size: Annotated[int, Field(ge=16, le=1024)] = 64
+    ratios: Ratios = Ratios()
+    seed: int = 42
+
+    @field_validator("path")
+    @classmethod
+    def _path_for_csv(cls, path: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("source") == "csv" and not path:
+            raise ValueError("is required when source is csv")
+        return path
+
+
+class LocalizeParams(Section):
+    """Classification with localisation: y = [p_c, b_x, b_y, b_h, b_w, c_1 ... c_n]."""
+
+    data: LocalizeData = LocalizeData()
+    augment: AugmentParams = AugmentParams(hflip=FlipParams(p=0.0), rotate=RotateParams(p=0.0))
+    models: Models = {"lenet5_box": ModelSettings(arch="lenet5")}
+    primary_metric: Literal["mean_iou", "class_accuracy", "iou50"] = "mean_iou"
+    box_weight: Annotated[float, Field(gt=0)] = 5.0  # the box's squared error against p_c and class
+    examples: Annotated[int, Field(ge=1, le=64)] = 16  # test images in the boxes plot
+
+    _empty_entries = field_validator("models", mode="before")(_entries_may_be_empty)
+
+
+class LandmarksAugment(AugmentParams):
+    # point pairs (numbered from 1) that a mirror swaps: a mirrored top-left corner is the top-right
+    mirror_pairs: list[Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max_length=2)]] = [
+        [1, 2],
+        [3, 4],
+    ]
+
+
+class LandmarksParams(Section):
+    """K ordered (x, y) points per image, squared error."""
+
+    data: LandmarksData = LandmarksData()
+    augment: LandmarksAugment = LandmarksAugment(hflip=FlipParams(p=0.5), rotate=RotateParams(p=0.5))
+    models: Models = {"corners": ModelSettings(arch="lenet5")}
+    primary_metric: Literal["nme", "pck"] = "nme"
+    pck_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.05  # a point within this share of the size
+    examples: Annotated[int, Field(ge=1, le=64)] = 16  # test images in the points plot
+
+    _empty_entries = field_validator("models", mode="before")(_entries_may_be_empty)
+
+
 class Params(Section):
     data: DataParams = DataParams()
     augment: AugmentParams = AugmentParams()
-    models: Annotated[dict[str, ModelSettings], Field(min_length=1)] = {"lenet5": ModelSettings()}
+    models: Models = {"lenet5": ModelSettings()}  # the classification entries
     train: TrainParams = TrainParams()
     transfer: TransferParams = TransferParams()
     evaluate: EvaluateParams = EvaluateParams()
@@ -360,34 +439,68 @@ class Params(Section):
     leaderboard: LeaderboardParams = LeaderboardParams()
     tune: TuneParams = TuneParams()
     tracking: TrackingParams = TrackingParams()
+    localize: LocalizeParams = LocalizeParams()
+    landmarks: LandmarksParams = LandmarksParams()
 
-    @field_validator("models", mode="before")
-    @classmethod
-    def _entries_may_be_empty(cls, value: Any) -> Any:
-        # `lenet5:` with nothing after it reads as None in YAML: an entry with no settings.
-        if isinstance(value, dict):
-            return {name: {} if settings is None else settings for name, settings in value.items()}
-        return value
+    _empty_entries = field_validator("models", mode="before")(_entries_may_be_empty)
 
-    @field_validator("models")
-    @classmethod
-    def _known_architectures(cls, models: dict[str, ModelSettings]) -> dict[str, ModelSettings]:
+    def models_of(self, family: str) -> dict[str, ModelSettings]:
+        """A family's entries: classification's under ``models``, the others' in their section."""
+        return self.models if family == "classify" else getattr(self, family).models
+
+    def family_of(self, name: str) -> str:
+        for family in FAMILIES:
+            if name in self.models_of(family):
+                return family
+        raise KeyError(name)
+
+    @property
+    def entries(self) -> dict[str, str]:
+        """Every entry of every family -> its family."""
+        return {name: family for family in FAMILIES for name in self.models_of(family)}
+
+    def entry(self, name: str) -> ModelSettings:
+        return self.models_of(self.family_of(name))[name]
+
+    def primary_metric(self, family: str) -> str:
+        return self.evaluate.primary_metric if family == "classify" else getattr(self, family).primary_metric
+
+    def monitor(self, family: str) -> tuple[str, str]:
+        """The validation metric that stands for the family's primary metric, and its direction."""
+        return FAMILIES[family].monitors[self.primary_metric(family)]
+
+    def data_of(self, family: str) -> DataParams | LocalizeData | LandmarksData:
+        return self.data if family == "classify" else getattr(self, family).data
+
+    def augment_of(self, family: str) -> AugmentParams:
+        return self.augment if family == "classify" else getattr(self, family).augment
+
+    @model_validator(mode="after")
+    def _known_entries(self) -> Params:
         from dlpipe.models.registry import ARCHITECTURES
 
-        for name, settings in models.items():
-            if not re.match(ENTRY_NAME, name):
-                raise ValueError(f"has an entry name {name!r} unfit for a folder name")
-            arch = settings.arch or name
-            if arch not in ARCHITECTURES:
-                known = ", ".join(sorted(ARCHITECTURES))
-                raise ValueError(f"names an unknown architecture {arch!r} (known: {known})")
-        return models
+        seen: dict[str, str] = {}
+        for family in FAMILIES:
+            key = "models" if family == "classify" else f"{family}.models"
+            for name, settings in self.models_of(family).items():
+                if not re.match(ENTRY_NAME, name):
+                    raise ValueError(f"{key} has an entry name {name!r} unfit for a folder name")
+                if name in seen:
+                    raise ValueError(f"{key}.{name} is also an entry of {seen[name]}: names must be unique")
+                seen[name] = key
+                arch = settings.arch or name
+                if arch not in ARCHITECTURES:
+                    known = ", ".join(sorted(ARCHITECTURES))
+                    raise ValueError(f"{key}.{name} names an unknown architecture {arch!r} (known: {known})")
+        return self
 
     @model_validator(mode="after")
     def _ensemble_of_known_models(self) -> Params:
         unknown = [name for name in self.leaderboard.ensemble if name not in self.models]
         if unknown:
-            raise ValueError(f"leaderboard.ensemble names {unknown[0]!r}, which is not an entry of models")
+            raise ValueError(
+                f"leaderboard.ensemble names {unknown[0]!r}, which is not a classification entry of models"
+            )
         if len(self.leaderboard.ensemble) == 1:
             raise ValueError("leaderboard.ensemble needs at least two models (or none)")
         return self
@@ -400,16 +513,41 @@ class Params(Section):
                 raise ValueError(f"tune.models names {name!r}, which is not an entry of models")
         choices = self.tune.space.get("model")
         for name in choices.choices if choices else []:
-            if name not in self.models:
+            if name not in self.entries:
                 raise ValueError(f"tune.space.model chooses {name!r}, which is not an entry of models")
         return self
 
     def arch_of(self, name: str) -> str:
-        return self.models[name].arch or name
+        return self.entry(name).arch or name
+
+    def entry_key(self, name: str) -> str:
+        """Where the entry lives in params.yaml: ``models.NAME`` or ``FAMILY.models.NAME``."""
+        family = self.family_of(name)
+        return f"models.{name}" if family == "classify" else f"{family}.models.{name}"
 
     def train_for(self, name: str) -> TrainParams:
         """The shared train section with this entry's overrides applied."""
-        return TrainParams.model_validate({**self.train.model_dump(), **self.models[name].train})
+        return TrainParams.model_validate({**self.train.model_dump(), **self.entry(name).train})
+
+    def check_entry(self, name: str) -> None:
+        """Raise ValueError for a train override that the entry's family does not read, or an
+        early-stopping metric its family does not compute."""
+        family = self.family_of(name)
+        for other, spec in FAMILIES.items():
+            if other == family:
+                continue
+            for key in sorted(spec.exclusive_train_keys & set(self.entry(name).train)):
+                raise ValueError(
+                    f"{self.entry_key(name)}.train.{key} is a {spec.title.lower()} key; "
+                    f"{name} is a {family} entry"
+                )
+        monitor = self.train_for(name).early_stopping.monitor
+        known = {"val_loss", "primary", *(metric for metric, _ in FAMILIES[family].monitors.values())}
+        if monitor not in known:
+            raise ValueError(
+                f"train.early_stopping.monitor {monitor!r} is not a metric of {name} "
+                f"(a {family} entry: {', '.join(sorted(known))})"
+            )
 
 
 _COMPARISONS = {
@@ -450,6 +588,8 @@ def _describe(error: dict[str, Any]) -> str:
         return str(ctx.get("error", error["msg"]))
     if kind == "too_short":
         return f"must have at least {ctx.get('min_length')} item(s) (got {value!r})"
+    if kind == "too_long":
+        return f"must have at most {ctx.get('max_length')} item(s) (got {value!r})"
     expected = _TYPE_NAMES.get(kind.rsplit("_", 1)[0], kind.split("_")[0])
     return f"must be {expected} (got {value!r})"
 
@@ -482,9 +622,15 @@ def load_params(path: Path = PARAMS_FILE) -> Params:
         params = Params.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(path, exc)) from None
-    for name in params.models:
+    for name in params.entries:
         try:
             params.train_for(name)
         except ValidationError as exc:
-            raise ConfigError(format_validation_error(path, exc, prefix=f"models.{name}.train")) from None
+            raise ConfigError(
+                format_validation_error(path, exc, prefix=f"{params.entry_key(name)}.train")
+            ) from None
+        try:
+            params.check_entry(name)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
     return params

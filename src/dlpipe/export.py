@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-INPUT_NAME, OUTPUT_NAME = "images", "logits"
+INPUT_NAME = "images"
 _MAX_BATCH = 1 << 16
 
 
@@ -33,14 +33,17 @@ def save_program(program: torch.export.ExportedProgram, path: Path) -> None:
     torch.export.save(program, str(path))
 
 
-def export_onnx(program: torch.export.ExportedProgram, example: torch.Tensor, path: Path) -> None:
+def export_onnx(
+    program: torch.export.ExportedProgram, example: torch.Tensor, path: Path, output: str
+) -> None:
+    """The ONNX graph of ``program``: input ``images``, one output named ``output``."""
     torch.onnx.export(
         program,
         (example,),
         str(path),
         dynamo=True,
         input_names=[INPUT_NAME],
-        output_names=[OUTPUT_NAME],
+        output_names=[output],
         external_data=False,  # one self-contained file, as DVC and MLflow expect
         verbose=False,
     )

@@ -1,50 +1,89 @@
 """Every path the pipeline reads or writes, relative to the project root.
 
 dvc.yaml declares the same paths; keeping them here means no module
-hard-codes a folder name of its own.
+hard-codes a folder or file name of its own. Each task family has its own
+data set (``data/<family>/``) and each entry its own model and report folders.
 """
 
 from pathlib import Path
 
 DATA = Path("data")
-SPLIT_DIR = DATA / "split"
-AUGMENTED_DIR = DATA / "augmented"
 REPORTS = Path("reports")
 REPORTS_BY_MODEL = REPORTS / "models"
 MODELS = Path("models")
 RESUME = Path(".dlpipe") / "resume"
 
-SPLIT_REPORT = REPORTS / "split.json"
-NORMALIZATION = SPLIT_DIR / "normalization.json"
-AUGMENTED_TRAIN = AUGMENTED_DIR / "train.npz"
-AUGMENT_PREVIEW = REPORTS / "augment_preview.png"
-LEADERBOARD_CSV = REPORTS / "leaderboard.csv"
 LEADERBOARD_MD = REPORTS / "leaderboard.md"
-LEADERBOARD_PNG = REPORTS / "leaderboard.png"
 CHAMPION = REPORTS / "champion.json"
+TRANSFER_METRICS = REPORTS / "transfer" / "metrics.json"
+TUNE_REPORTS = REPORTS / "tune"
+
+# Files of one entry: models/NAME/... and reports/models/NAME/...
+MODEL_FILE = "model.pt"
+ONNX_FILE = "model.onnx"
+PROGRAM_FILE = "model.pt2"
+RUN_RECORD = "run.json"
+METRICS = "metrics.json"
+TRAIN_SUMMARY = "train.json"
+EXPORT_SUMMARY = "export.json"
+HISTORY_CSV = "history.csv"
+HISTORY_PNG = "history.png"
 
 
-def split_file(name: str) -> Path:
-    """One split's arrays: ``data/split/{train,val,test}.npz``."""
-    return SPLIT_DIR / f"{name}.npz"
+def split_dir(family: str) -> Path:
+    return DATA / family / "split"
 
 
-def model_dir(arch: str) -> Path:
-    return MODELS / arch
+def split_file(family: str, name: str) -> Path:
+    """One split's arrays: ``data/<family>/split/{train,val,test}.npz``."""
+    return split_dir(family) / f"{name}.npz"
 
 
-def report_dir(arch: str) -> Path:
-    """Per-architecture reports. They sit one level down, in ``reports/models/``,
+def normalization(family: str) -> Path:
+    """Per-channel mean and std of the family's training images."""
+    return split_dir(family) / "normalization.json"
+
+
+def augmented_train(family: str) -> Path:
+    return DATA / family / "augmented" / "train.npz"
+
+
+def split_report(family: str) -> Path:
+    return REPORTS / family / "split.json"
+
+
+def augment_preview(family: str) -> Path:
+    return REPORTS / family / "augment_preview.png"
+
+
+def leaderboard_csv(family: str) -> Path:
+    return REPORTS / "leaderboard" / f"{family}.csv"
+
+
+def leaderboard_png(family: str) -> Path:
+    return REPORTS / "leaderboard" / f"{family}.png"
+
+
+def model_dir(name: str) -> Path:
+    return MODELS / name
+
+
+def model_file(name: str) -> Path:
+    return model_dir(name) / MODEL_FILE
+
+
+def report_dir(name: str) -> Path:
+    """Per-entry reports. They sit one level down, in ``reports/models/``,
     so that the leaderboard can depend on that one folder while writing its own
     files beside it (a dependency on ``reports/`` would contain its outputs)."""
-    return REPORTS_BY_MODEL / arch
+    return REPORTS_BY_MODEL / name
 
 
-def test_probabilities(arch: str) -> Path:
+def test_probabilities(name: str) -> Path:
     """evaluate's class probabilities on the test split, read by the leaderboard's ensemble."""
-    return report_dir(arch) / "test_probabilities.npz"
+    return report_dir(name) / "test_probabilities.npz"
 
 
-def resume_dir(arch: str) -> Path:
+def resume_dir(name: str) -> Path:
     """Where an interrupted train stage keeps its state; DVC never deletes it."""
-    return RESUME / arch
+    return RESUME / name

@@ -7,34 +7,35 @@ that keeps the data path from dominating a LeNet-sized training step.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import lightning.pytorch as pl
 import torch
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 
-from dlpipe import io
+from dlpipe import paths
 from dlpipe.data.tensors import ArrayDataset, load_split
 
 
 class ArrayDataModule(pl.LightningDataModule):
-    def __init__(
-        self, train: ArrayDataset, val: ArrayDataset, class_names: list[str], batch_size: int, seed: int
-    ):
+    """Train and val of one family's data set; ``names`` are its classes (or points)."""
+
+    def __init__(self, train: ArrayDataset, val: ArrayDataset, names: list[str], batch_size: int, seed: int):
         super().__init__()
         self.datasets = {"train": train, "val": val}
-        self.class_names = class_names
+        self.names = names
         self.batch_size = batch_size
         self.seed = seed
 
     @classmethod
-    def from_files(
-        cls, train: Path, val: Path, normalization: Path, batch_size: int, seed: int
-    ) -> ArrayDataModule:
-        stats = io.read_json(normalization)
-        train_set, class_names = load_split(train, stats)
-        val_set, _ = load_split(val, stats)
-        return cls(train_set, val_set, class_names, batch_size, seed)
+    def for_family(cls, family: str, batch_size: int, seed: int) -> ArrayDataModule:
+        """The family's augmented training set and its validation split."""
+        train_set, names = load_split(family, paths.augmented_train(family))
+        val_set, _ = load_split(family, paths.split_file(family, "val"))
+        return cls(train_set, val_set, names, batch_size, seed)
+
+    @staticmethod
+    def inputs(family: str) -> list:
+        """The files ``for_family`` reads (a training run's fingerprint covers them)."""
+        return [paths.augmented_train(family), paths.split_file(family, "val"), paths.normalization(family)]
 
     @property
     def input_shape(self) -> tuple[int, int, int]:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlpipe.config import Ratios
-from dlpipe.data.sources import ImageSet
 from dlpipe.errors import DataError
 
 
@@ -46,12 +45,14 @@ def hold_out_train_dev(split: Split, labels: np.ndarray, share: float, seed: int
     return Split({**split.indices, "train": np.sort(kept), "train_dev": np.sort(held)})
 
 
-def content_hash(dataset: ImageSet) -> str:
-    """sha256 of pixels, labels and class names: names the exact data a run saw."""
+def content_hash(splits: dict[str, dict[str, np.ndarray]]) -> str:
+    """sha256 of every array of every split, names included: names the exact data a run saw."""
     digest = hashlib.sha256()
-    digest.update(np.ascontiguousarray(dataset.images).tobytes())
-    digest.update(np.ascontiguousarray(dataset.labels).tobytes())
-    digest.update("\n".join(dataset.class_names).encode())
+    for split in sorted(splits):
+        for key in sorted(splits[split]):
+            array = np.ascontiguousarray(splits[split][key])
+            digest.update(f"{split}/{key}:{array.dtype}:{array.shape}".encode())
+            digest.update(array.tobytes())
     return digest.hexdigest()
 
 

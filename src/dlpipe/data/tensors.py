@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from dlpipe import io
+from dlpipe import io, paths
 
 
 def to_tensor(images: np.ndarray, normalization: dict[str, list[float]]) -> torch.Tensor:
@@ -20,7 +18,8 @@ def to_tensor(images: np.ndarray, normalization: dict[str, list[float]]) -> torc
 
 
 class ArrayDataset(Dataset):
-    """Indexed by a list of indices (from a BatchSampler), returning a whole batch."""
+    """Inputs and targets (class indices, or a float row per example), indexed by a list of
+    indices (from a BatchSampler), returning a whole batch."""
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor):
         self.x, self.y = x, y
@@ -33,7 +32,12 @@ class ArrayDataset(Dataset):
         return self.x[index], self.y[index]
 
 
-def load_split(path: Path, normalization: dict[str, list[float]]) -> tuple[ArrayDataset, list[str]]:
+def load_split(family: str, path, normalization: dict | None = None) -> tuple[ArrayDataset, list[str]]:
+    """A split file of ``family`` as the family's network inputs and targets, and its names
+    (classes, or points); normalised with the family's training statistics."""
+    from dlpipe.tasks import FAMILIES
+
+    batches = FAMILIES[family].part("batches")
     arrays = io.load_arrays(path)
-    dataset = ArrayDataset(to_tensor(arrays["x"], normalization), torch.from_numpy(arrays["y"]))
-    return dataset, [str(c) for c in arrays["classes"]]
+    stats = normalization or io.read_json(paths.normalization(family))
+    return batches.dataset(arrays, stats), batches.names(arrays)

@@ -20,15 +20,15 @@ def _save(figure: plt.Figure, path: Path) -> None:
     plt.close(figure)
 
 
-def learning_curves(rows: list[dict[str, float]], path: Path, title: str) -> None:
-    """Train vs val loss and accuracy per epoch."""
+def learning_curves(rows: list[dict[str, float]], path: Path, title: str, metric: str = "acc") -> None:
+    """Train vs val loss and ``metric`` (the entry's primary one) per epoch."""
     epochs = [row["epoch"] for row in rows]
     figure, (loss_axis, acc_axis) = plt.subplots(1, 2, figsize=(10, 4))
     for split in ("train", "val"):
         loss_axis.plot(epochs, [row.get(f"{split}_loss") for row in rows], marker="o", label=split)
-        acc_axis.plot(epochs, [row.get(f"{split}_acc") for row in rows], marker="o", label=split)
+        acc_axis.plot(epochs, [row.get(f"{split}_{metric}") for row in rows], marker="o", label=split)
     loss_axis.set(xlabel="epoch", ylabel="loss", title=f"{title}: loss")
-    acc_axis.set(xlabel="epoch", ylabel="accuracy", title=f"{title}: accuracy")
+    acc_axis.set(xlabel="epoch", ylabel=metric, title=f"{title}: {metric}")
     for axis in (loss_axis, acc_axis):
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         axis.grid(alpha=0.3)
@@ -121,5 +121,20 @@ def worst_mistakes(
     if not cases:
         axes.flat[0].text(0.5, 0.5, "no mistakes", ha="center", va="center")
     figure.suptitle(f"{title}: worst test mistakes (true→predicted, confidence)", fontsize=9)
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def picture_grid(images: list[np.ndarray], titles: list[str], path: Path, title: str) -> None:
+    """RGB images (targets and predictions already drawn on them) in a grid, a title under each."""
+    columns = min(8, max(1, len(images)))
+    rows = max(1, -(-len(images) // columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(1.8 * columns, 2.0 * rows + 0.4), squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, image, text in zip(axes.flat, images, titles, strict=False):
+        axis.imshow(image, interpolation="nearest")
+        axis.set_title(text, fontsize=7)
+    figure.suptitle(title, fontsize=9)
     figure.tight_layout()
     _save(figure, path)

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from dlpipe.evaluation.metrics import probabilities
-from dlpipe.evaluation.predict import predict_logits
+from dlpipe.evaluation.predict import predict_outputs
 
 MODES = ("none", "flip", "ten_crop")
 
@@ -39,6 +39,6 @@ def predict_probabilities(model: nn.Module, x: Tensor, mode: str = "none", paddi
         raise ValueError(f"unknown test-time augmentation {mode!r} (known: {', '.join(MODES)})")
     with torch.inference_mode():
         per_view = [
-            probabilities(predict_logits(model, view.contiguous())) for view in views(x, mode, padding)
+            probabilities(predict_outputs(model, view.contiguous())) for view in views(x, mode, padding)
         ]
     return sum(per_view) / len(per_view)

@@ -15,8 +15,9 @@ from torch import nn
 from dlpipe import io
 from dlpipe.models.registry import build_model
 
-# What build_model needs, plus the class names the predictions refer to.
-SPEC_KEYS = ("arch", "in_channels", "num_classes", "image_size", "class_names", "options")
+# What build_model needs, the family that reads the outputs, and the names they refer to
+# (classes, or points).
+SPEC_KEYS = ("family", "arch", "in_channels", "outputs", "image_size", "names", "options")
 
 
 def save_model(path: Path, model: nn.Module, spec: dict[str, Any]) -> None:
@@ -33,7 +34,7 @@ def load_model(path: Path) -> tuple[nn.Module, dict[str, Any]]:
     payload = torch.load(path, map_location="cpu", weights_only=True)
     spec = payload["spec"]
     model = build_model(
-        spec["arch"], spec["in_channels"], spec["num_classes"], spec["image_size"], spec["options"]
+        spec["arch"], spec["in_channels"], spec["outputs"], spec["image_size"], spec["options"]
     )
     model.load_state_dict(payload["state_dict"])
     return model.eval(), spec

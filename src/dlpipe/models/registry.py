@@ -38,14 +38,16 @@ def builder(name: str) -> Callable[..., nn.Module]:
 
 
 def build_model(
-    name: str, in_channels: int, num_classes: int, image_size: int, options: dict[str, Any] | None = None
+    name: str, in_channels: int, outputs: int, image_size: int, options: dict[str, Any] | None = None
 ) -> nn.Module:
-    """Instantiate architecture ``name`` for the input shape and class count.
+    """Instantiate architecture ``name`` for the input shape with ``outputs`` raw outputs: one
+    logit per class for classification, the family's target vector for the others (the
+    builders' ``num_classes`` is the width of their last layer).
 
     ``options`` are the builder's own keywords (width, hidden, activation, init...).
     """
     return builder(name)(
-        in_channels=in_channels, num_classes=num_classes, image_size=image_size, **(options or {})
+        in_channels=in_channels, num_classes=outputs, image_size=image_size, **(options or {})
     )
 
 

@@ -1,4 +1,9 @@
-"""augment: data/split/train.npz -> data/augmented/train.npz + reports/augment_preview.png."""
+"""augment FAMILY: data/FAMILY/split/train.npz -> data/FAMILY/augmented/train.npz and
+reports/FAMILY/augment_preview.png.
+
+The family augments its own targets with the pixels (boxes, points); the
+preview shows each original beside its augmented copies, targets drawn.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from PIL import Image
 
 from dlpipe import io, paths
 from dlpipe.config import Params
-from dlpipe.data.augment import augment_copies
+from dlpipe.tasks import FAMILIES
 
 _TILE = 64
 _MAX_COLUMNS = 6
@@ -27,14 +32,15 @@ def preview_grid(originals: np.ndarray, copies: np.ndarray, rows: int) -> Image.
     return grid
 
 
-def run(params: Params) -> None:
-    train = io.load_arrays(paths.split_file("train"))
-    originals, labels = train["x"], train["y"]
-    copies = augment_copies(originals, params.augment)
-    images = np.concatenate([originals, copies])
-    all_labels = np.tile(labels, params.augment.copies + 1)
-    io.save_arrays(paths.AUGMENTED_TRAIN, {"x": images, "y": all_labels, "classes": train["classes"]})
-    grid = preview_grid(originals, copies, params.augment.preview_examples)
-    with io.atomic_path(paths.AUGMENT_PREVIEW) as tmp:
+def run(params: Params, family: str = "classify") -> None:
+    data = FAMILIES[family].part("data")
+    settings = params.augment_of(family)
+    train = io.load_arrays(paths.split_file(family, "train"))
+    augmented = data.augment(train, params)
+    io.save_arrays(paths.augmented_train(family), augmented)
+    drawn = data.draw(augmented)
+    n = len(train["x"])
+    grid = preview_grid(drawn[:n], drawn[n:], settings.preview_examples)
+    with io.atomic_path(paths.augment_preview(family)) as tmp:
         grid.save(tmp, format="PNG")
-    print(f"augment: {len(originals)} originals + {len(copies)} augmented copies")
+    print(f"augment {family}: {n} originals + {len(augmented['x']) - n} augmented copies")

@@ -1,8 +1,10 @@
-"""export@ARCH: models/ARCH/model.pt -> model.onnx + model.pt2, reports/models/ARCH/export.json.
+"""export@NAME: models/NAME/model.pt -> model.onnx + model.pt2, reports/models/NAME/export.json.
 
-Fails (and writes nothing) when ONNX and eager outputs differ by more than
-``export.max_abs_diff`` on the test set; otherwise logs the ONNX model with
-its signature to the training run and registers it.
+The ONNX graph has one input, ``images``, and one output named by the entry's
+family (``logits``, ``outputs``, ``points``). Fails (and writes nothing) when
+ONNX and eager outputs differ by more than ``export.max_abs_diff`` on the
+family's test split; otherwise logs the ONNX model with its signature to the
+training run and registers it.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dlpipe import export, io, paths, tracking
+from dlpipe import champion, export, io, paths, tracking
 from dlpipe.config import Params
 from dlpipe.errors import DlpipeError
-from dlpipe.evaluation.predict import predict_logits, split_inputs
+from dlpipe.evaluation.predict import predict_outputs, split_inputs
 from dlpipe.models.checkpoint import load_model
+from dlpipe.tasks import FAMILIES
 
 
 class ExportError(DlpipeError):
@@ -25,7 +28,7 @@ class ExportError(DlpipeError):
 
 
 def _log_to_mlflow(
-    params: Params, arch: str, onnx_path: Path, example: np.ndarray, logits: np.ndarray
+    params: Params, name: str, onnx_path: Path, example: np.ndarray, outputs: np.ndarray
 ) -> str:
     from importlib.metadata import version
 
@@ -34,31 +37,32 @@ def _log_to_mlflow(
     from mlflow.models import infer_signature
 
     tracking.client(params.tracking)
-    name = f"{params.tracking.registered_model_prefix}{arch}"
-    with mlflow.start_run(run_id=tracking.read_run_id(arch)):
+    registered = champion.registered_name(params, name)
+    with mlflow.start_run(run_id=tracking.read_run_id(name)):
         mlflow.onnx.log_model(
             onnx.load(str(onnx_path)),
             name="model",
-            signature=infer_signature(example, logits),
-            registered_model_name=name,
+            signature=infer_signature(example, outputs),
+            registered_model_name=registered,
             # Naming them skips MLflow's inference, which imports the model in a subprocess.
             pip_requirements=[f"{pkg}=={version(pkg)}" for pkg in ("onnx", "onnxruntime", "numpy")],
         )
-        mlflow.log_artifact(str(paths.report_dir(arch) / "export.json"), "export")
-    return name
+        mlflow.log_artifact(str(paths.report_dir(name) / paths.EXPORT_SUMMARY), "export")
+    return registered
 
 
-def run(params: Params, arch: str) -> None:
-    model, _ = load_model(paths.model_dir(arch) / "model.pt")
-    x, _, _ = split_inputs("test")
-    eager = predict_logits(model, x)
+def run(params: Params, name: str) -> None:
+    model, spec = load_model(paths.model_file(name))
+    output = FAMILIES[spec["family"]].output
+    x, _, _ = split_inputs(spec["family"], "test")
+    eager = predict_outputs(model, x)
     example = x[:2]  # a batch of 1 would let the exporter specialise the batch size to 1
 
     with tempfile.TemporaryDirectory() as scratch:
         onnx_tmp, program_tmp = Path(scratch, "model.onnx"), Path(scratch, "model.pt2")
         program = export.export_program(model, example)
         export.save_program(program, program_tmp)
-        export.export_onnx(program, example, onnx_tmp)
+        export.export_onnx(program, example, onnx_tmp, output)
         session = export.onnx_session(onnx_tmp)
         onnx_out = session.run(None, {export.INPUT_NAME: x.numpy()})[0]
         with torch.inference_mode():
@@ -72,7 +76,7 @@ def run(params: Params, arch: str) -> None:
         worst = max(report["onnx_max_abs_diff"], report["pt2_max_abs_diff"])
         if worst > params.export.max_abs_diff:
             raise ExportError(
-                f"export@{arch}: exported outputs differ from eager by {worst:.3g} "
+                f"export@{name}: exported outputs differ from eager by {worst:.3g} "
                 f"(export.max_abs_diff is {params.export.max_abs_diff:g})"
             )
         single, one = x[:1], x[:1].numpy()
@@ -86,14 +90,15 @@ def run(params: Params, arch: str) -> None:
         report["onnx_speedup"] = report["eager_latency_ms"] / report["onnx_latency_ms"]
         report = {k: round(v, 6) if isinstance(v, float) else v for k, v in report.items()}
 
-        model_dir = paths.model_dir(arch)
-        for tmp, final in ((onnx_tmp, model_dir / "model.onnx"), (program_tmp, model_dir / "model.pt2")):
+        model_dir = paths.model_dir(name)
+        onnx_file, program_file = model_dir / paths.ONNX_FILE, model_dir / paths.PROGRAM_FILE
+        for tmp, final in ((onnx_tmp, onnx_file), (program_tmp, program_file)):
             with io.atomic_path(final) as target:
                 target.write_bytes(tmp.read_bytes())
-    io.write_json(paths.report_dir(arch) / "export.json", report)
-    registered = _log_to_mlflow(params, arch, model_dir / "model.onnx", one, eager[:1])
+    io.write_json(paths.report_dir(name) / paths.EXPORT_SUMMARY, report)
+    registered = _log_to_mlflow(params, name, onnx_file, one, eager[:1])
     print(
-        f"export@{arch}: max |onnx - eager| {report['onnx_max_abs_diff']:.2e}; batch-1 latency "
+        f"export@{name}: max |onnx - eager| {report['onnx_max_abs_diff']:.2e}; batch-1 latency "
         f"eager {report['eager_latency_ms']:.3f} ms, onnxruntime {report['onnx_latency_ms']:.3f} ms "
         f"({report['onnx_speedup']:.1f}x); registered as {registered}"
     )

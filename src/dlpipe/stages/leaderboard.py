@@ -1,10 +1,11 @@
-"""leaderboard: reports/models/*/{metrics,train,export}.json -> reports/leaderboard.{csv,md,png}
-and reports/champion.json.
+"""leaderboard: reports/models/*/{metrics,train,export}.json -> reports/leaderboard.md,
+reports/leaderboard/FAMILY.{csv,png} and reports/champion.json.
 
-Needs no torch: it reads what the per-model stages wrote. Rows are ranked by
-``evaluate.primary_metric``; ``leaderboard.ensemble`` adds a row for the
-average of those models' test probabilities. The best model (not the
-ensemble, which is not a registered model) gets the MLflow alias ``champion``.
+Needs no torch: it reads what the per-entry stages wrote. One table per task
+family, ranked by that family's primary metric; ``leaderboard.ensemble`` adds
+a row to classification's for the average of those models' test probabilities.
+Each family's best entry (never the ensemble, which is not a registered model)
+gets the MLflow alias ``champion``.
 """
 
 from __future__ import annotations
@@ -18,23 +19,19 @@ from dlpipe import champion, io, paths
 from dlpipe.config import Params
 from dlpipe.errors import DataError
 from dlpipe.evaluation.metrics import class_weight_vector, cost_matrix, summary_metrics
+from dlpipe.tasks import FAMILIES
 
-COLUMNS = (
-    "rank",
-    "model",
-    "architecture",
-    "test_accuracy",
-    "weighted_error",
-    "cost_error",
-    "parameters",
-    "macs_per_image",
-    "train_seconds",
-    "onnx_latency_ms",
-)
+IDENTITY = ("rank", "model", "architecture")
+COSTS = ("parameters", "macs_per_image", "train_seconds", "onnx_latency_ms")
 
 
-def _read(arch: str, name: str) -> dict:
-    path = paths.report_dir(arch) / name
+def columns(family: str) -> tuple[str, ...]:
+    """The family's table: who, its test metrics (from metrics.json), what it costs."""
+    return (*IDENTITY, *FAMILIES[family].columns, *COSTS)
+
+
+def _read(name: str, file: str) -> dict:
+    path = paths.report_dir(name) / file
     if not path.exists():
         raise DataError(f"{path}: missing; run `dvc repro` to produce it")
     return io.read_json(path)
@@ -65,55 +62,42 @@ def ensemble_row(
     return {
         "model": "ensemble",
         "architecture": "+".join(members),
-        "test_accuracy": metrics["accuracy"],
-        "weighted_error": metrics["weighted_error"],
-        "cost_error": metrics["cost_error"],
+        **{key: metrics[key] for key in FAMILIES["classify"].columns},
         **summed,
         **timed,
     }
 
 
-ORDER = {
-    "accuracy": lambda row: (-row["test_accuracy"], row["weighted_error"], row["model"]),
-    "weighted_error": lambda row: (row["weighted_error"], -row["test_accuracy"], row["model"]),
-    "cost_error": lambda row: (row["cost_error"], -row["test_accuracy"], row["model"]),
-}
-
-
-def rank(rows: list[dict], primary_metric: str = "accuracy") -> list[dict]:
-    """Best first by the primary metric, ties broken by the others, then by name."""
-    rows = sorted(rows, key=ORDER[primary_metric])
+def rank(rows: list[dict], family: str, primary_metric: str) -> list[dict]:
+    """Best first by the primary metric (in its direction), ties broken by name."""
+    sign = -1 if FAMILIES[family].monitors[primary_metric][1] == "max" else 1
+    rows = sorted(rows, key=lambda row: (sign * row[primary_metric], row["model"]))
     return [{"rank": i + 1, **{k: v for k, v in row.items() if k != "rank"}} for i, row in enumerate(rows)]
 
 
-def collect(models: list[str], primary_metric: str = "accuracy") -> list[dict]:
-    """One row per model, best first."""
+def collect(params: Params, family: str) -> list[dict]:
+    """One row per entry of the family, best first."""
     rows = []
-    for arch in models:
-        metrics, trained, exported = (
-            _read(arch, "metrics.json"),
-            _read(arch, "train.json"),
-            _read(arch, "export.json"),
-        )
+    for name in params.models_of(family):
+        metrics, trained = _read(name, paths.METRICS), _read(name, paths.TRAIN_SUMMARY)
+        exported = _read(name, paths.EXPORT_SUMMARY)
         rows.append(
             {
-                "model": arch,
+                "model": name,
                 "architecture": trained["architecture"],
-                "test_accuracy": metrics["accuracy"],
-                "weighted_error": metrics["weighted_error"],
-                "cost_error": metrics["cost_error"],
+                **{key: metrics[key] for key in FAMILIES[family].columns},
                 "parameters": trained["parameters"],
                 "macs_per_image": trained["macs_per_image"],
                 "train_seconds": trained["train_seconds"],
                 "onnx_latency_ms": exported["onnx_latency_ms"],
             }
         )
-    return rank(rows, primary_metric)
+    return rank(rows, family, params.primary_metric(family))
 
 
-def to_csv(rows: list[dict]) -> str:
+def to_csv(rows: list[dict], family: str) -> str:
     buffer = text_io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
+    writer = csv.DictWriter(buffer, fieldnames=columns(family))
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
@@ -129,15 +113,21 @@ def _cell(column: str, value: object) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def to_markdown(rows: list[dict]) -> str:
-    header = "| " + " | ".join(COLUMNS) + " |"
-    rule = "|" + "|".join("---" if c in ("model", "architecture") else "---:" for c in COLUMNS) + "|"
-    lines = ["| " + " | ".join(_cell(c, row[c]) for c in COLUMNS) + " |" for row in rows]
-    return "\n".join(["# Leaderboard", "", header, rule, *lines, ""])
+def to_markdown(tables: dict[str, list[dict]], primary: dict[str, str]) -> str:
+    """One table per family, each ranked by its primary metric."""
+    lines = ["# Leaderboard", ""]
+    for family, rows in tables.items():
+        shown = columns(family)
+        lines += [f"## {FAMILIES[family].title} (ranked by {primary[family]})", ""]
+        lines.append("| " + " | ".join(shown) + " |")
+        lines.append("|" + "|".join("---" if c in ("model", "architecture") else "---:" for c in shown) + "|")
+        lines += ["| " + " | ".join(_cell(c, row[c]) for c in shown) + " |" for row in rows]
+        lines.append("")
+    return "\n".join(lines)
 
 
-def plot(rows: list[dict]) -> None:
-    """Test accuracy against parameter count (log scale), one labelled point per model."""
+def plot(rows: list[dict], family: str, metric: str) -> None:
+    """The primary metric against parameter count (log scale), one labelled point per model."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -145,36 +135,44 @@ def plot(rows: list[dict]) -> None:
 
     figure, axis = plt.subplots(figsize=(7, 4.5))
     for row in rows:
-        axis.scatter(row["parameters"], row["test_accuracy"])
+        axis.scatter(row["parameters"], row[metric])
         axis.annotate(
-            row["model"],
-            (row["parameters"], row["test_accuracy"]),
-            xytext=(4, 4),
-            textcoords="offset points",
+            row["model"], (row["parameters"], row[metric]), xytext=(4, 4), textcoords="offset points"
         )
-    axis.set(xscale="log", xlabel="parameters", ylabel="test accuracy", title="Leaderboard: accuracy vs size")
+    title = f"{FAMILIES[family].title}: {metric} vs size"
+    axis.set(xscale="log", xlabel="parameters", ylabel=f"test {metric}", title=title)
     axis.grid(alpha=0.3)
     figure.tight_layout()
-    with io.atomic_path(paths.LEADERBOARD_PNG) as tmp:
+    with io.atomic_path(paths.leaderboard_png(family)) as tmp:
         figure.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
     plt.close(figure)
 
 
 def run(params: Params) -> None:
-    primary = params.evaluate.primary_metric
-    rows = collect(list(params.models), primary)
-    if params.leaderboard.ensemble:
-        extra = ensemble_row(
-            params.leaderboard.ensemble, rows, params.evaluate.class_weights, params.evaluate.cost_matrix
+    tables, primary, champions = {}, {}, {}
+    for family in FAMILIES:
+        evaluated = [
+            name for name in params.models_of(family) if (paths.report_dir(name) / paths.METRICS).exists()
+        ]
+        if not evaluated:
+            # `dlpipe leaderboard` after training one family only; dvc repro evaluates them all first.
+            print(f"leaderboard {family}: no entry evaluated yet; left out")
+            continue
+        primary[family] = params.primary_metric(family)
+        rows = collect(params, family)
+        if family == "classify" and params.leaderboard.ensemble:
+            extra = ensemble_row(
+                params.leaderboard.ensemble, rows, params.evaluate.class_weights, params.evaluate.cost_matrix
+            )
+            rows = rank([*rows, extra], family, primary[family])
+        tables[family] = rows
+        io.write_text(paths.leaderboard_csv(family), to_csv(rows, family))
+        plot(rows, family, primary[family])
+        best = next(row for row in rows if row["model"] != "ensemble")
+        champions[family] = champion.crown(params, family, best["model"])
+        print(
+            f"leaderboard {family}: {len(rows)} rows ranked by {primary[family]}, best {best['model']} "
+            f"({primary[family]} {best[primary[family]]:.4f}); champion: {champions[family]['uri']}"
         )
-        rows = rank([*rows, extra], primary)
-    io.write_text(paths.LEADERBOARD_CSV, to_csv(rows))
-    io.write_text(paths.LEADERBOARD_MD, to_markdown(rows))
-    plot(rows)
-    best = next(row for row in rows if row["model"] != "ensemble")
-    crowned = champion.crown(params, best["model"])
-    io.write_json(paths.CHAMPION, crowned)
-    print(
-        f"leaderboard: {len(rows)} rows ranked by {primary}, best model {best['model']} "
-        f"(accuracy {best['test_accuracy']:.4f}) -> {paths.LEADERBOARD_MD}; champion: {crowned['uri']}"
-    )
+    io.write_text(paths.LEADERBOARD_MD, to_markdown(tables, primary))
+    io.write_json(paths.CHAMPION, champions)

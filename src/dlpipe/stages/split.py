@@ -1,50 +1,34 @@
-"""split: source images -> data/split/{train,val,test}.npz + reports/split.json;
-with ``data.train_dev`` > 0 also train_dev.npz, held out of train."""
+"""split FAMILY: the family's source data -> data/FAMILY/split/{train,val,test}.npz,
+normalization.json and reports/FAMILY/split.json.
+
+What a split holds is the family's (``dlpipe.tasks.<family>.data.split``): images
+``x`` and the family's targets. Normalisation statistics come from train only.
+"""
 
 from __future__ import annotations
 
-import numpy as np
-
 from dlpipe import io, paths
 from dlpipe.config import Params
-from dlpipe.data.sources import load_source
-from dlpipe.data.split import (
-    class_counts,
-    content_hash,
-    hold_out_train_dev,
-    normalization_stats,
-    stratified_split,
-)
+from dlpipe.data.split import content_hash, normalization_stats
+from dlpipe.tasks import FAMILIES
 
 
-def run(params: Params) -> None:
-    dataset = load_source(params.data)
-    split = stratified_split(dataset.labels, params.data.ratios, params.data.seed)
-    split = hold_out_train_dev(split, dataset.labels, params.data.train_dev, params.data.seed)
-    classes = np.array(dataset.class_names)
-
-    for name in split.indices:
-        idx = split.indices[name]
-        io.save_arrays(
-            paths.split_file(name),
-            {"x": dataset.images[idx], "y": dataset.labels[idx], "classes": classes},
-        )
-    train_images = dataset.images[split.indices["train"]]
-    io.write_json(paths.NORMALIZATION, normalization_stats(train_images))
+def run(params: Params, family: str = "classify") -> None:
+    data = FAMILIES[family].part("data")
+    arrays, report = data.split(params.data_of(family))
+    for name, split in arrays.items():
+        io.save_arrays(paths.split_file(family, name), split)
+    io.write_json(paths.normalization(family), normalization_stats(arrays["train"]["x"]))
     io.write_json(
-        paths.SPLIT_REPORT,
+        paths.split_report(family),
         {
-            "source": params.data.source,
-            "content_hash": content_hash(dataset),
-            "image_shape": list(dataset.images.shape[1:]),
-            "classes": dataset.class_names,
-            "counts": {
-                name: class_counts(dataset.labels[split.indices[name]], dataset.class_names)
-                for name in split.indices
-            },
-            "skipped_images": len(dataset.skipped),
-            "skipped_files": dataset.skipped,
+            **report,
+            "family": family,
+            "names": FAMILIES[family].part("batches").names(arrays["train"]),
+            "content_hash": content_hash(arrays),
+            "image_shape": list(arrays["train"]["x"].shape[1:]),
+            "examples": {name: len(split["x"]) for name, split in arrays.items()},
         },
     )
-    sizes = ", ".join(f"{name} {len(idx)}" for name, idx in split.indices.items())
-    print(f"split: {len(dataset.labels)} images of {len(classes)} classes -> {sizes}")
+    sizes = ", ".join(f"{name} {len(split['x'])}" for name, split in arrays.items())
+    print(f"split {family}: {sum(len(s['x']) for s in arrays.values())} images -> {sizes}")

@@ -1,7 +1,8 @@
-"""train@NAME: augmented train + val split -> models/NAME/model.pt, reports/models/NAME/history.csv.
+"""train@NAME: the family's augmented train + val split -> models/NAME/model.pt,
+reports/models/NAME/{train.json,history.csv,history.png}.
 
-NAME is an entry of ``models:``; its architecture, builder options and train
-overrides come from that entry.
+NAME is an entry of a family's ``models``; its architecture, builder options and
+train overrides come from that entry, its loss and metrics from its family.
 
 Resumable: checkpoints go to ``.dlpipe/resume/NAME`` (DVC deletes declared
 outputs before a stage runs, so they cannot live there). A re-run whose
@@ -17,7 +18,6 @@ import pickle
 import shutil
 from pathlib import Path
 
-import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import MLFlowLogger
@@ -25,15 +25,13 @@ from lightning.pytorch.loggers import MLFlowLogger
 from dlpipe import io, paths, tracking
 from dlpipe.config import Params
 from dlpipe.data.datamodule import ArrayDataModule
-from dlpipe.errors import ConfigError
 from dlpipe.evaluation.plots import learning_curves
 from dlpipe.models.checkpoint import save_model
 from dlpipe.models.complexity import multiply_accumulates
-from dlpipe.models.registry import check_options
-from dlpipe.tasks.classify import ClassificationTask
-from dlpipe.training import transfer
+from dlpipe.tasks import FAMILIES
 from dlpipe.training.callbacks import History, StepMetrics, progress_callbacks
-from dlpipe.training.trainer import build_trainer, fit
+from dlpipe.training.module import Task
+from dlpipe.training.trainer import build_task, build_trainer, fit
 
 
 def _file_digest(path: Path) -> str:
@@ -44,7 +42,7 @@ def fingerprint(params: Params, name: str, inputs: list[Path]) -> str:
     """Identifies a training run: a checkpoint resumes only a run with the same one."""
     described = {
         "name": name,
-        "model": params.models[name].model_dump(),
+        "model": params.entry(name).model_dump(),
         "train": params.train_for(name).model_dump(),
         "selection": params.evaluate.model_dump(include={"primary_metric", "class_weights", "cost_matrix"}),
         "inputs": {str(p): _file_digest(p) for p in inputs},
@@ -78,7 +76,8 @@ def _start_or_resume(params: Params, name: str, resume: Path, expected: str) -> 
     if state is not None:
         print(f"train@{name}: resuming from the checkpoint after epoch {state['epochs_done']}", flush=True)
         return state
-    split_report = io.read_json(paths.SPLIT_REPORT)
+    family = params.family_of(name)
+    split_report = io.read_json(paths.split_report(family))
     train = params.train_for(name)
     run_id = tracking.create_run(
         params.tracking,
@@ -86,6 +85,7 @@ def _start_or_resume(params: Params, name: str, resume: Path, expected: str) -> 
         tags={
             "architecture": params.arch_of(name),
             "model": name,
+            "family": family,
             "dataset": split_report["source"],
             "dataset_hash": split_report["content_hash"],
             "git_commit": tracking.git_commit(),
@@ -94,9 +94,9 @@ def _start_or_resume(params: Params, name: str, resume: Path, expected: str) -> 
         },
         logged={
             "arch": params.arch_of(name),
-            "options": params.models[name].options,
-            "data": params.data.model_dump(),
-            "augment": params.augment.model_dump(),
+            "options": params.entry(name).options,
+            "data": params.data_of(family).model_dump(),
+            "augment": params.augment_of(family).model_dump(),
             "train": train.model_dump(),
         },
     )
@@ -106,50 +106,34 @@ def _start_or_resume(params: Params, name: str, resume: Path, expected: str) -> 
     return {**state, "checkpoint": None}
 
 
-def _build_task(params: Params, name: str, data: ArrayDataModule) -> ClassificationTask:
-    """The task with its model built, started from ``init_from`` and frozen as asked."""
-    train = params.train_for(name)
-    arch, options = params.arch_of(name), params.models[name].options
-    check_options(arch, options, f"models.{name}.options")
-    try:
-        task = ClassificationTask.for_data(arch, data, options, train, params.evaluate)
-    except (ValueError, TypeError) as exc:  # a builder refusing an option's value
-        raise ConfigError(f"params.yaml: models.{name}.options: {exc}") from None
-    if train.init_from:
-        fresh = transfer.load_matching(task.model, transfer.initial_state(train.init_from))
-        print(f"train@{name}: started from {train.init_from}; newly initialised: {fresh or 'nothing'}")
-    task.frozen_blocks = transfer.freeze(task.model, train.freeze)
-    if task.frozen_blocks:
-        print(f"train@{name}: frozen blocks {', '.join(task.frozen_blocks)}")
-    return task
-
-
-def _best_task(checkpoint_path: str) -> ClassificationTask:
+def _best_task(family: str, checkpoint_path: str) -> Task:
     """The task as it was at its best epoch, rebuilt from the checkpoint's hyperparameters.
 
     Not ``load_from_checkpoint``: its guard against TorchScript walks the call stack with
     source lookups, about a second in a process that has imported the whole stack.
     """
     checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
-    best_task = ClassificationTask(**checkpoint["hyper_parameters"])
+    best_task = FAMILIES[family].part("task").TASK(**checkpoint["hyper_parameters"])
     best_task.load_state_dict(checkpoint["state_dict"])
     return best_task
 
 
 def _publish(
-    params: Params, name: str, run_id: str, best: ModelCheckpoint, history: History, task: ClassificationTask
+    params: Params, name: str, run_id: str, best: ModelCheckpoint, history: History, task: Task
 ) -> dict:
     """Save the best epoch's model, write the reports and log them to the run."""
-    model_dir, report_dir = paths.model_dir(name), paths.report_dir(name)
-    best_task = _best_task(best.best_model_path)
-    save_model(model_dir / "model.pt", best_task.model, dict(best_task.hparams))
+    report_dir = paths.report_dir(name)
+    family = params.family_of(name)
+    best_task = _best_task(family, best.best_model_path)
+    save_model(paths.model_file(name), best_task.model, best_task.spec)
     io.write_json(tracking.run_record(name), {"run_id": run_id})
     history.write()
-    learning_curves(history.rows, report_dir / "history.png", name)
+    monitor, _ = params.monitor(family)
+    learning_curves(history.rows, report_dir / paths.HISTORY_PNG, name, monitor.removeprefix("val_"))
     channels, size = task.hparams.in_channels, task.hparams.image_size
-    monitor, _ = params.evaluate.monitor
     summary = {
         "architecture": params.arch_of(name),
+        "family": family,
         "epochs": len(history.rows),
         "monitor": monitor,
         f"best_{monitor}": round(float(best.best_model_score), 6),
@@ -158,26 +142,24 @@ def _publish(
         "macs_per_image": multiply_accumulates(best_task.model.eval(), (channels, size, size)),
         "train_seconds": round(history.train_seconds, 2),
     }
-    io.write_json(report_dir / "train.json", summary)
+    io.write_json(report_dir / paths.TRAIN_SUMMARY, summary)
     logged = (f"best_{monitor}", "parameters", "macs_per_image", "train_seconds")
     tracking.log_metrics(params.tracking, run_id, {key: summary[key] for key in logged})
     mlflow_client = tracking.client(params.tracking)
-    for file in ("history.csv", "history.png"):
+    for file in (paths.HISTORY_CSV, paths.HISTORY_PNG):
         mlflow_client.log_artifact(run_id, str(report_dir / file), "training")
     return summary
 
 
 def run(params: Params, name: str) -> None:
-    train = params.train_for(name)
-    inputs = [paths.AUGMENTED_TRAIN, paths.split_file("val"), paths.NORMALIZATION]
+    train, family = params.train_for(name), params.family_of(name)
+    inputs = ArrayDataModule.inputs(family)
     resume = paths.resume_dir(name)
-    pl.seed_everything(train.seed, workers=True, verbose=False)
-    data = ArrayDataModule.from_files(*inputs, train.batch_size, train.seed)
-    task = _build_task(params, name, data)
+    data, task = build_task(params, name)
     state = _start_or_resume(params, name, resume, fingerprint(params, name, inputs))
 
-    history = History(paths.report_dir(name) / "history.csv")
-    monitor, mode = params.evaluate.monitor
+    history = History(paths.report_dir(name) / paths.HISTORY_CSV, list(task.metrics))
+    monitor, mode = params.monitor(family)
     best = ModelCheckpoint(
         dirpath=resume / "checkpoints", filename="best", monitor=monitor, mode=mode, save_last=True
     )

@@ -16,13 +16,13 @@ from dlpipe.data.datamodule import ArrayDataModule
 from dlpipe.data.tensors import ArrayDataset, load_split
 from dlpipe.errors import ConfigError
 from dlpipe.evaluation.metrics import probabilities
-from dlpipe.evaluation.predict import predict_logits
-from dlpipe.tasks.classify import ClassificationTask
+from dlpipe.evaluation.predict import predict_outputs
+from dlpipe.tasks.classify.task import ClassificationTask
 from dlpipe.training import transfer
 from dlpipe.training.callbacks import progress_callbacks
 from dlpipe.training.trainer import build_trainer, fit
 
-METRICS = paths.REPORTS / "transfer" / "metrics.json"
+METRICS = paths.TRANSFER_METRICS
 
 
 def resolve_classes(params: Params, class_names: list[str]) -> tuple[list[int], list[int]]:
@@ -61,16 +61,16 @@ def _task(params: Params, classes: list[str], shape: tuple[int, ...], epochs: in
     return ClassificationTask(
         arch=params.transfer.arch,
         in_channels=shape[0],
-        num_classes=len(classes),
+        outputs=len(classes),
         image_size=shape[1],
-        class_names=classes,
+        names=classes,
         options={},
         train=train.model_dump(),
     )
 
 
 def _fit(params: Params, task: ClassificationTask, train: ArrayDataset, val: ArrayDataset) -> None:
-    data = ArrayDataModule(train, val, task.hparams.class_names, params.train.batch_size, params.train.seed)
+    data = ArrayDataModule(train, val, task.hparams.names, params.train.batch_size, params.train.seed)
     trainer = build_trainer(
         task.train_params,
         logger=False,
@@ -82,13 +82,14 @@ def _fit(params: Params, task: ClassificationTask, train: ArrayDataset, val: Arr
 
 
 def _accuracy(task: ClassificationTask, data: ArrayDataset) -> float:
-    predicted = probabilities(predict_logits(task.model, data.x)).argmax(axis=1)
+    predicted = probabilities(predict_outputs(task.model, data.x)).argmax(axis=1)
     return round(float((torch.from_numpy(predicted) == data.y).float().mean()), 6)
 
 
 def run(params: Params) -> None:
-    stats = io.read_json(paths.NORMALIZATION)
-    loaded = {name: load_split(paths.split_file(name), stats) for name in ("train", "val", "test")}
+    loaded = {
+        name: load_split("classify", paths.split_file("classify", name)) for name in ("train", "val", "test")
+    }
     splits = {name: dataset for name, (dataset, _) in loaded.items()}
     class_names = loaded["train"][1]
     source, target = resolve_classes(params, class_names)

@@ -33,7 +33,7 @@ def run(
     timeout = timeout if timeout is not None else tune.timeout
     url, study_name = study.storage_url(tune, storage), study_name or f"dlpipe-{name}"
 
-    opened = study.load_study(params, url, study_name)
+    opened = study.load_study(params, url, study_name, family=params.family_of(name))
     parent = study.parent_run(params, opened, name, url)
     done = study.finished_trials(opened)
     remaining = max(0, trials - done)
@@ -43,7 +43,7 @@ def run(
     if remaining:
         study.run_workers(params, url, study_name, name, remaining, timeout, workers)
 
-    opened = study.load_study(params, url, study_name)
+    opened = study.load_study(params, url, study_name, family=params.family_of(name))
     folder = report_dir(name)
     shutil.rmtree(folder, ignore_errors=True)  # only this study's files, never a previous one's
     best = report.write(params, opened, name, folder, parent)

@@ -15,17 +15,23 @@ from lightning.pytorch.loggers import MLFlowLogger
 
 from dlpipe import io
 
-HISTORY_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
-
 
 class History(pl.Callback):
-    """Collects one row per epoch and rewrites ``history.csv`` after each.
+    """Collects one row per epoch and rewrites ``history.csv`` after each: the loss and the
+    family's ``metrics`` on train and val, the lr and the epoch's seconds.
 
     Its rows live in the checkpoint, so a resumed run continues the same file.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, metrics: list[str]):
         self.path = path
+        measured = ["loss", *metrics]
+        self.columns = [
+            "epoch",
+            *(f"{split}_{m}" for split in ("train", "val") for m in measured),
+            "lr",
+            "seconds",
+        ]
         self.rows: list[dict[str, float]] = []
         self._epoch_start = 0.0
 
@@ -35,7 +41,7 @@ class History(pl.Callback):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         metrics = trainer.callback_metrics
         row = {"epoch": trainer.current_epoch + 1}
-        for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
+        for key in self.columns:
             if key in metrics:
                 row[key] = round(float(metrics[key]), 6)
         row["lr"] = trainer.optimizers[0].param_groups[0]["lr"]
@@ -45,7 +51,7 @@ class History(pl.Callback):
 
     def write(self) -> None:
         buffer = text_io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, restval="")
+        writer = csv.DictWriter(buffer, fieldnames=self.columns, restval="")
         writer.writeheader()
         writer.writerows(self.rows)
         io.write_text(self.path, buffer.getvalue())
@@ -101,9 +107,9 @@ class EpochLine(pl.Callback):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         metrics = trainer.callback_metrics
         shown = " ".join(
-            f"{key}={float(metrics[key]):.4f}"
-            for key in ("train_loss", "train_loss_smooth", "train_acc", "val_loss", "val_acc")
-            if key in metrics
+            f"{key}={float(value):.4f}"
+            for key, value in metrics.items()
+            if key.startswith(("train_", "val_")) and not key.endswith("_step")
         )
         print(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs} {shown}", flush=True)
 

@@ -14,6 +14,14 @@ from lightning.pytorch.loggers import Logger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from dlpipe.config import TrainParams
+from dlpipe.errors import ConfigError
+from dlpipe.tasks import FAMILIES
+
+# Every metric train.early_stopping.monitor may name, and the direction in which it improves.
+MONITOR_MODES = {
+    "val_loss": "min",
+    **{metric: mode for family in FAMILIES.values() for metric, mode in family.monitors.values()},
+}
 
 
 def silence_known_noise() -> None:
@@ -39,15 +47,27 @@ def build_trainer(
     primary_monitor: str = "val_acc",
 ) -> pl.Trainer:
     """Accelerator, devices, strategy, precision, gradient clipping and early stopping from
-    params; deterministic and quiet."""
+    params; deterministic and quiet.
+
+    Early stopping's ``monitor: primary`` watches ``primary_monitor`` (the validation metric
+    of evaluate.primary_metric); each metric stops in its own direction (MONITOR_MODES).
+    """
     silence_known_noise()
     stopping = params.early_stopping
     if stopping.patience:
-        mode = "min" if stopping.monitor.endswith("loss") else "max"
+        monitor = primary_monitor if stopping.monitor == "primary" else stopping.monitor
+        if monitor not in MONITOR_MODES:
+            raise ConfigError(
+                f"params.yaml: train.early_stopping.monitor {monitor!r} has no known direction "
+                f"(known: {', '.join(MONITOR_MODES)}, primary)"
+            )
         callbacks = [
             *callbacks,
             EarlyStopping(
-                stopping.monitor, min_delta=stopping.min_delta, patience=stopping.patience, mode=mode
+                monitor,
+                min_delta=stopping.min_delta,
+                patience=stopping.patience,
+                mode=MONITOR_MODES[monitor],
             ),
         ]
     return pl.Trainer(
@@ -83,3 +103,35 @@ def fit(trainer: pl.Trainer, task: pl.LightningModule, **kwargs) -> None:
     except SIGTERMException:
         print("stopped by SIGTERM", file=sys.stderr)
         raise SystemExit(128 + signal.SIGTERM) from None
+
+
+def build_task(params, name: str, options: dict | None = None, train: TrainParams | None = None):
+    """The one set-up of a training run of entry ``name``: seed, the family's data module, and
+    its task sized for that data, started from ``train.init_from`` and frozen as asked.
+
+    ``options`` and ``train`` replace the entry's own (a tuning trial's sampled settings).
+    Returns (data module, task).
+    """
+    from dlpipe.data.datamodule import ArrayDataModule
+    from dlpipe.models.registry import check_options
+    from dlpipe.tasks import FAMILIES
+    from dlpipe.training import transfer
+
+    family = params.family_of(name)
+    train = train or params.train_for(name)
+    options = params.entry(name).options if options is None else options
+    arch = params.arch_of(name)
+    check_options(arch, options, f"{params.entry_key(name)}.options")
+    pl.seed_everything(train.seed, workers=True, verbose=False)
+    data = ArrayDataModule.for_family(family, train.batch_size, train.seed)
+    try:
+        task = FAMILIES[family].part("task").TASK.build(params, name, data, options, train)
+    except (ValueError, TypeError) as exc:  # a builder refusing an option's value
+        raise ConfigError(f"params.yaml: {params.entry_key(name)}.options: {exc}") from None
+    if train.init_from:
+        fresh = transfer.load_matching(task.model, transfer.initial_state(train.init_from))
+        print(f"train@{name}: started from {train.init_from}; newly initialised: {fresh or 'nothing'}")
+    task.frozen_blocks = transfer.freeze(task.model, train.freeze)
+    if task.frozen_blocks:
+        print(f"train@{name}: frozen blocks {', '.join(task.frozen_blocks)}")
+    return data, task

@@ -44,7 +44,7 @@ def initial_state(init_from: str) -> dict[str, torch.Tensor]:
     """The state dict that ``train.init_from`` names."""
     if init_from.startswith(TORCHVISION_PREFIX):
         return _torchvision_state(init_from.removeprefix(TORCHVISION_PREFIX))
-    source = paths.model_dir(init_from) / "model.pt"
+    source = paths.model_file(init_from)
     if not source.exists():
         raise DataError(f"{source}: train.init_from names a model this pipeline has not trained")
     return torch.load(source, map_location="cpu", weights_only=True)["state_dict"]

@@ -12,11 +12,9 @@ import optuna
 from lightning.pytorch.loggers import MLFlowLogger
 from optuna_integration import PyTorchLightningPruningCallback
 
-from dlpipe import paths, tracking
+from dlpipe import tracking
 from dlpipe.config import Params, TrackingParams
-from dlpipe.data.datamodule import ArrayDataModule
-from dlpipe.tasks.classify import ClassificationTask
-from dlpipe.training.trainer import build_trainer, fit
+from dlpipe.training.trainer import build_task, build_trainer, fit
 from dlpipe.tuning import space
 
 RUN_ID_ATTR = "mlflow_run_id"
@@ -79,19 +77,14 @@ class Objective:
             mlflow_client.set_terminated(run_id, "FAILED")
             raise
         mlflow_client.set_tag(run_id, "optuna.state", "COMPLETE")
-        tracking.log_metrics(self.tracking, run_id, {f"best_{self.params.evaluate.monitor[0]}": value})
+        monitor, _ = self.params.monitor(self.params.family_of(name))
+        tracking.log_metrics(self.tracking, run_id, {f"best_{monitor}": value})
         mlflow_client.set_terminated(run_id, "FINISHED")
         return value
 
     def _train(self, trial: optuna.Trial, name: str, train, options: dict, run_id: str) -> float:
-        pl.seed_everything(train.seed, workers=True, verbose=False)
-        data = ArrayDataModule.from_files(
-            paths.AUGMENTED_TRAIN, paths.split_file("val"), paths.NORMALIZATION, train.batch_size, train.seed
-        )
-        task = ClassificationTask.for_data(
-            self.params.arch_of(name), data, options, train, self.params.evaluate
-        )
-        monitor, mode = self.params.evaluate.monitor
+        data, task = build_task(self.params, name, options, train)
+        monitor, mode = self.params.monitor(self.params.family_of(name))
         best = BestValue(monitor, mode)
         logger = MLFlowLogger(
             experiment_name=self.tracking.experiment,

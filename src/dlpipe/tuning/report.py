@@ -27,7 +27,7 @@ def best_params(params: Params, study: optuna.Study, model: str) -> dict[str, An
     return {
         "study": study.study_name,
         "model": name,
-        "metric": params.evaluate.monitor[0],
+        "metric": params.monitor(params.family_of(name))[0],
         "best_value": best.value,
         "best_trial": best.number,
         "params": overrides,

@@ -50,7 +50,7 @@ def trial_settings(params: Params, default_model: str, sampled: dict[str, Any], 
     train = {key.removeprefix("train."): v for key, v in sampled.items() if key.startswith("train.")}
     options = {key.removeprefix("options."): v for key, v in sampled.items() if key.startswith("options.")}
     settings = TrainParams.model_validate({**params.train_for(name).model_dump(), **train, "epochs": epochs})
-    return name, settings, {**params.models[name].options, **options}
+    return name, settings, {**params.entry(name).options, **options}
 
 
 def params_overrides(name: str, values: dict[str, Any]) -> dict[str, Any]:

@@ -63,8 +63,11 @@ def pruner(tune: TuneParams) -> optuna.pruners.BasePruner:
     return optuna.pruners.NopPruner()
 
 
-def load_study(params: Params, url: str, name: str, worker: int = 0) -> optuna.Study:
-    """Create or load the study; each worker's TPE sampler gets its own seed."""
+def load_study(
+    params: Params, url: str, name: str, worker: int = 0, family: str = "classify"
+) -> optuna.Study:
+    """Create or load the study, in the direction of ``family``'s primary metric; each worker's
+    TPE sampler gets its own seed."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = open_storage(url, params.tune)
     known = name in optuna.get_all_study_names(storage)
@@ -76,7 +79,7 @@ def load_study(params: Params, url: str, name: str, worker: int = 0) -> optuna.S
         storage=storage,
         sampler=sampler,
         pruner=pruner(params.tune),
-        direction="maximize" if params.evaluate.monitor[1] == "max" else "minimize",
+        direction="maximize" if params.monitor(family)[1] == "max" else "minimize",
         load_if_exists=True,
     )
 
@@ -117,7 +120,7 @@ def optimize(
     params: Params, url: str, name: str, model: str, trials: int, timeout: float | None, worker: int
 ) -> None:
     """One worker: run ``trials`` trials of the study (or stop at ``timeout`` seconds)."""
-    study = load_study(params, url, name, worker)
+    study = load_study(params, url, name, worker, params.family_of(model))
     objective = Objective(params, model, name, study.user_attrs[PARENT_RUN_ATTR])
     study.optimize(objective, n_trials=trials, timeout=timeout, callbacks=[_report], gc_after_trial=True)
 

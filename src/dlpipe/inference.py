@@ -1,0 +1,90 @@
+"""``dlpipe predict IMAGE...``: a trained model's results on image files, shown as its
+family shows them (``dlpipe.tasks.<family>.predict.show``).
+
+The model comes from the MLflow registry (``models:/<prefix><name>@champion`` of
+``--family``, or the newest version of ``<prefix><name>`` with ``--model``);
+images are prepared exactly as the split stage prepared the family's data:
+converted to grey or RGB, resized bilinearly, normalised with the training
+statistics.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import UnidentifiedImageError
+
+from dlpipe import champion, io, paths, tracking
+from dlpipe.config import Params
+from dlpipe.data.sources import image_array, read_image
+from dlpipe.errors import DataError
+from dlpipe.tasks import FAMILIES
+
+
+def load_images(files: list[str], size: int, channels: int) -> np.ndarray:
+    """uint8 N×size×size×channels; the first missing or unreadable file is a one-line error."""
+    arrays = []
+    for name in files:
+        path = Path(name)
+        if not path.is_file():
+            raise DataError(f"{path}: no such image file")
+        try:
+            arrays.append(image_array(read_image(path), size, channels))
+        except (UnidentifiedImageError, OSError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise DataError(f"{path}: not a readable image ({reason})") from None
+    return np.stack(arrays)
+
+
+def normalise(images: np.ndarray, stats: dict[str, list[float]]) -> np.ndarray:
+    """As data.tensors.to_tensor, in numpy: float32 N×C×H×W."""
+    x = images.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
+    mean = np.array(stats["mean"], dtype=np.float32).reshape(1, -1, 1, 1)
+    std = np.array(stats["std"], dtype=np.float32).reshape(1, -1, 1, 1)
+    return (x - mean) / std
+
+
+def model_uri(params: Params, family: str, model: str | None) -> str:
+    if model is None:
+        return champion.champion_uri(params, family)
+    if model not in params.entries:
+        listed = ", ".join(params.entries)
+        raise DataError(f"--model {model}: not an entry of any family's models (listed: {listed})")
+    return f"models:/{champion.registered_name(params, model)}/latest"
+
+
+def predict(
+    params: Params, files: list[str], family: str = "classify", model: str | None = None
+) -> tuple[str, list[str], np.ndarray]:
+    """(model URI, the family's names, the network's outputs N×outputs)."""
+    if model is not None and model in params.entries:
+        family = params.family_of(model)
+    report = paths.split_report(family)
+    if not report.exists():
+        raise DataError(f"{report}: missing; run `dvc repro` first")
+    split = io.read_json(report)
+    size, _, channels = split["image_shape"]
+    x = normalise(load_images(files, size, channels), io.read_json(paths.normalization(family)))
+    uri = model_uri(params, family, model)
+    tracking.client(params.tracking)
+    import mlflow.pyfunc
+    from mlflow.exceptions import MlflowException
+
+    try:
+        loaded = mlflow.pyfunc.load_model(uri)
+    except MlflowException as exc:
+        raise DataError(f"{uri}: cannot load it ({str(exc).splitlines()[0]})") from None
+    output = loaded.predict(x)
+    if isinstance(output, dict):
+        output = output[FAMILIES[family].output]
+    return uri, split["names"], np.asarray(output, dtype=np.float64)
+
+
+def run(params: Params, files: list[str], family: str, model: str | None = None, top: int = 5) -> None:
+    uri, names, outputs = predict(params, files, family, model)
+    family = params.family_of(model) if model in params.entries else family
+    print(f"model: {uri}")
+    show = FAMILIES[family].part("predict").show
+    for file, row in zip(files, outputs, strict=True):
+        print(f"{file}: {show(row, names, top)}")

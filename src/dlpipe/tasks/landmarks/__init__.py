@@ -1,0 +1,1 @@
+"""Landmarks: K ordered (x, y) points per image."""

@@ -1,0 +1,1 @@
+"""Classification with localisation: one object or none per image, its class and its box."""

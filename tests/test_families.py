@@ -1,0 +1,217 @@
+"""The localisation and landmark families through the same stages as classification: a tiny
+pipeline of one entry each (24-pixel images, one epoch), then what each stage wrote."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import onnxruntime
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from conftest import REPO, TINY, merge, run_cli
+from dlpipe import io
+from dlpipe.config import load_params
+from dlpipe.evaluation.predict import predict_outputs, split_inputs
+from dlpipe.models.checkpoint import load_model
+from dlpipe.stages import augment, evaluate, export, leaderboard, split, train
+from dlpipe.tasks.landmarks.points import distances
+from dlpipe.tasks.localize.boxes import decode_box, iou
+
+FAMILY_ENTRIES = {"localize": "lenet5_box", "landmarks": "corners"}
+
+
+def _write_params(root: Path, overrides: dict | None = None) -> None:
+    defaults = yaml.safe_load((REPO / "params.yaml").read_text())
+    (root / "params.yaml").write_text(yaml.safe_dump(merge(merge(defaults, TINY), overrides or {})))
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("families")
+    _write_params(root)
+    previous = Path.cwd()
+    os.chdir(root)
+    try:
+        params = load_params()
+        for family, name in FAMILY_ENTRIES.items():
+            split.run(params, family)
+            augment.run(params, family)
+            train.run(params, name)
+            evaluate.run(params, name)
+            export.run(params, name)
+        leaderboard.run(params)
+    finally:
+        os.chdir(previous)
+    return root
+
+
+@pytest.fixture
+def inside(pipeline: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(pipeline)
+    return pipeline
+
+
+def test_each_family_has_its_own_split_6_2_2(inside: Path):
+    scenes = {
+        name: io.load_arrays(Path(f"data/localize/split/{name}.npz")) for name in ("train", "val", "test")
+    }
+    assert [len(scenes[name]["x"]) for name in ("train", "val", "test")] == [72, 24, 24]
+    assert scenes["train"]["x"].shape[1:] == (24, 24, 3)
+    assert set(scenes["train"]) == {"x", "present", "labels", "boxes", "classes"}
+    # a background-only scene has no box; a scene with an object has one inside the image
+    present = scenes["train"]["present"] == 1
+    assert np.all(scenes["train"]["boxes"][~present] == 0)
+    assert 0.6 < present.mean() < 0.95  # localize.data.empty_share is 0.2
+    corners = io.load_arrays(Path("data/landmarks/split/test.npz"))
+    assert corners["points"].shape == (24, 4, 2)
+    assert [str(n) for n in corners["point_names"]] == [
+        "top_left",
+        "top_right",
+        "bottom_right",
+        "bottom_left",
+    ]
+    report = json.loads(Path("reports/landmarks/split.json").read_text())
+    assert report["names"] == ["top_left", "top_right", "bottom_right", "bottom_left"]
+    assert report["examples"] == {"train": 72, "val": 24, "test": 24}
+
+
+def test_history_logs_each_familys_metrics(inside: Path):
+    with open("reports/models/lenet5_box/history.csv") as file:
+        header = next(csv.reader(file))
+    assert {"val_mean_iou", "val_class_acc", "val_object_acc", "val_iou50"} <= set(header)
+    with open("reports/models/corners/history.csv") as file:
+        header = next(csv.reader(file))
+    assert {"val_nme", "val_pck"} <= set(header) and "val_acc" not in header
+    summary = json.loads(Path("reports/models/corners/train.json").read_text())
+    assert summary["monitor"] == "val_nme" and summary["family"] == "landmarks"
+
+
+def test_localize_metrics_are_the_scores_of_the_saved_model(inside: Path):
+    model, spec = load_model(Path("models/lenet5_box/model.pt"))
+    assert spec["family"] == "localize" and spec["outputs"] == 15  # 5 + 10 classes
+    x, targets, _ = split_inputs("localize", "test")
+    outputs = torch.from_numpy(predict_outputs(model, x))
+    targets = torch.from_numpy(targets)
+    present = targets[:, 0] == 1
+    metrics = json.loads(Path("reports/models/lenet5_box/metrics.json").read_text())
+    expected_iou = iou(decode_box(outputs[present]), targets[present, 1:5]).mean()
+    assert metrics["mean_iou"] == pytest.approx(float(expected_iou), abs=1e-6)
+    said = outputs[:, 0] > 0
+    assert metrics["object_accuracy"] == pytest.approx(float((said == present).float().mean()), abs=1e-6)
+    classes = outputs[present, 5:].argmax(dim=1) == targets[present, 5].long()
+    assert metrics["class_accuracy"] == pytest.approx(float(classes.float().mean()), abs=1e-6)
+    assert metrics["objects"] == int(present.sum())
+
+
+def test_landmark_metrics_are_the_scores_of_the_saved_model(inside: Path):
+    model, _ = load_model(Path("models/corners/model.pt"))
+    x, targets, _ = split_inputs("landmarks", "test")
+    gaps = distances(torch.from_numpy(predict_outputs(model, x)), torch.from_numpy(targets))
+    metrics = json.loads(Path("reports/models/corners/metrics.json").read_text())
+    assert metrics["nme"] == pytest.approx(float(gaps.mean()), abs=1e-6)
+    assert metrics["pck"] == pytest.approx(float((gaps <= 0.05).float().mean()), abs=1e-6)
+    assert metrics["nme.top_left"] == pytest.approx(float(gaps[:, 0].mean()), abs=1e-6)
+
+
+def test_pck_threshold_is_read_by_the_evaluate_stage(inside: Path):
+    before = json.loads(Path("reports/models/corners/metrics.json").read_text())
+    _write_params(inside, {"landmarks": {"pck_threshold": 0.5}})
+    try:
+        evaluate.run(load_params(), "corners")
+        after = json.loads(Path("reports/models/corners/metrics.json").read_text())
+    finally:
+        _write_params(inside)
+        evaluate.run(load_params(), "corners")
+    assert after["nme"] == before["nme"]
+    assert after["pck"] > before["pck"]  # a tenfold threshold admits more points
+
+
+def test_exports_name_the_familys_output_and_match_eager(inside: Path):
+    for name, output, width in (("lenet5_box", "outputs", 15), ("corners", "points", 8)):
+        session = onnxruntime.InferenceSession(
+            f"models/{name}/model.onnx", providers=["CPUExecutionProvider"]
+        )
+        assert [o.name for o in session.get_outputs()] == [output]
+        model, spec = load_model(Path(f"models/{name}/model.pt"))
+        x, _, _ = split_inputs(spec["family"], "test")
+        got = session.run(None, {"images": x.numpy()})[0]
+        assert got.shape == (len(x), width)
+        np.testing.assert_allclose(got, predict_outputs(model, x), atol=1e-4)
+
+
+def test_leaderboard_has_a_table_and_a_champion_per_family(inside: Path):
+    text = Path("reports/leaderboard.md").read_text()
+    assert "## Classification with localisation (ranked by mean_iou)" in text
+    assert "## Landmarks (ranked by nme)" in text
+    with open("reports/leaderboard/landmarks.csv") as file:
+        rows = list(csv.DictReader(file))
+    metrics = json.loads(Path("reports/models/corners/metrics.json").read_text())
+    assert rows[0]["model"] == "corners" and float(rows[0]["nme"]) == pytest.approx(metrics["nme"])
+    champions = json.loads(Path("reports/champion.json").read_text())
+    assert champions["localize"]["uri"] == "models:/dlpipe-lenet5_box@champion"
+    assert champions["landmarks"]["uri"] == "models:/dlpipe-corners@champion"
+    client = mlflow.MlflowClient(f"sqlite:///{inside / 'mlflow.db'}")
+    assert int(client.get_model_version_by_alias("dlpipe-corners", "champion").version) == 1
+
+
+def test_predict_shows_a_box_or_points(inside: Path):
+    scene = io.load_arrays(Path("data/localize/split/test.npz"))["x"][0]
+    card = io.load_arrays(Path("data/landmarks/split/test.npz"))["x"][0]
+    Image.fromarray(scene).save(inside / "scene.png")
+    Image.fromarray(card).save(inside / "card.png")
+    result = run_cli("predict", "scene.png", "--family", "localize", cwd=inside)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("model: models:/dlpipe-lenet5_box@champion\nscene.png: ")
+    assert "box centre" in result.stdout or "no object (p_c" in result.stdout
+    result = run_cli("predict", "card.png", "--model", "corners", cwd=inside)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1].startswith("card.png: top_left (")
+
+
+def _nothing_written(root: Path) -> bool:
+    return not (root / "data").exists() and not (root / "reports").exists()
+
+
+def test_a_bad_yolo_label_is_one_line_naming_file_and_line(project):
+    root = project({"localize": {"data": {"source": "yolo", "path": "shapes"}}})
+    (root / "shapes/images").mkdir(parents=True)
+    (root / "shapes/labels").mkdir()
+    (root / "shapes/classes.txt").write_text("square\n")
+    Image.new("RGB", (20, 20)).save(root / "shapes/images/a.png")
+    (root / "shapes/labels/a.txt").write_text("0 0.5 0.5 0.2\n")
+    result = run_cli("split", "localize", cwd=root)
+    assert result.returncode == 2
+    assert (
+        result.stderr == "shapes/labels/a.txt:1: expected 5 numbers 'class cx cy w h' (got '0 0.5 0.5 0.2')\n"
+    )
+    assert _nothing_written(root)
+
+
+def test_a_keypoint_csv_with_a_missing_column_is_one_line(project):
+    root = project({"landmarks": {"data": {"source": "csv", "path": "points.csv"}}})
+    Image.new("RGB", (20, 20)).save(root / "a.png")
+    (root / "points.csv").write_text("image,x1,y1,x2\na.png,1,2,3\n")
+    result = run_cli("split", "landmarks", cwd=root)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("points.csv: header needs")
+    assert "y2" in result.stderr
+    assert _nothing_written(root)
+
+
+def test_a_classification_key_on_a_landmarks_entry_is_one_line(project):
+    root = project({"landmarks": {"models": {"corners": {"arch": "lenet5", "train": {"mixup_alpha": 0.2}}}}})
+    result = run_cli("split", "landmarks", cwd=root)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "params.yaml: landmarks.models.corners.train.mixup_alpha is a classification key; "
+        "corners is a landmarks entry\n"
+    )
+    assert _nothing_written(root)

@@ -1,0 +1,136 @@
+"""Two keys that a stage once ignored, each checked through the stage that reads it.
+
+One tiny logistic regression is trained once (three epochs, early stopping on the
+primary metric, weighted error), then evaluated with two diagnosis tolerances.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import lightning.pytorch as pl
+import pytest
+import yaml
+from lightning.pytorch.callbacks import EarlyStopping
+
+from conftest import REPO, TINY, merge
+from dlpipe.config import EarlyStoppingParams, TrainParams, load_params
+from dlpipe.errors import ConfigError
+from dlpipe.stages import augment, evaluate, split, train
+from dlpipe.training.trainer import build_trainer
+
+SETTINGS = {
+    "models": {"logreg": {"train": {"epochs": 3, "lr": 0.01, "label_smoothing": 0.0}}},
+    "train": {"early_stopping": {"monitor": "primary", "patience": 1, "min_delta": 0.0}},
+    "evaluate": {"primary_metric": "weighted_error"},
+}
+
+
+class _Recorder(pl.Callback):
+    """val_weighted_error after every validation, as the stopping rule saw it."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.values.append(float(trainer.callback_metrics["val_weighted_error"]))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Split, augment and train logreg; keep the trainer train@logreg built and what it saw."""
+    root = tmp_path_factory.mktemp("stage_keys")
+    defaults = yaml.safe_load((REPO / "params.yaml").read_text())
+    (root / "params.yaml").write_text(yaml.safe_dump(merge(merge(defaults, TINY), SETTINGS)))
+    built: dict = {"root": root, "recorder": _Recorder()}
+    original = train.build_trainer
+
+    def spy(*args, callbacks, **kwargs):
+        built["trainer"] = original(*args, callbacks=[*callbacks, built["recorder"]], **kwargs)
+        return built["trainer"]
+
+    previous = Path.cwd()
+    os.chdir(root)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("CUDA_VISIBLE_DEVICES", "")
+            patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+            patch.setattr(train, "build_trainer", spy)
+            params = load_params()
+            split.run(params)
+            augment.run(params)
+            train.run(params, "logreg")
+    finally:
+        os.chdir(previous)
+    return built
+
+
+@pytest.mark.parametrize(
+    ("monitor", "primary", "expected"),
+    [
+        ("val_loss", "val_acc", ("val_loss", "min")),
+        ("val_acc", "val_weighted_error", ("val_acc", "max")),
+        ("val_weighted_error", "val_acc", ("val_weighted_error", "min")),
+        ("val_cost_error", "val_acc", ("val_cost_error", "min")),
+        ("primary", "val_acc", ("val_acc", "max")),
+        ("primary", "val_cost_error", ("val_cost_error", "min")),
+    ],
+)
+def test_each_early_stopping_monitor_stops_in_its_own_direction(monitor, primary, expected, tmp_path):
+    settings = TrainParams(accelerator="cpu", devices=1, early_stopping={"monitor": monitor, "patience": 2})
+    trainer = build_trainer(
+        settings, logger=False, callbacks=[], batches_per_epoch=1, root_dir=tmp_path, primary_monitor=primary
+    )
+    (stopping,) = [cb for cb in trainer.callbacks if isinstance(cb, EarlyStopping)]
+    assert (stopping.monitor, stopping.mode) == expected
+
+
+def test_an_early_stopping_monitor_of_unknown_direction_is_refused_naming_the_key(tmp_path):
+    stopping = EarlyStoppingParams.model_construct(monitor="val_nme", patience=1, min_delta=0.0)
+    settings = TrainParams(accelerator="cpu", devices=1).model_copy(update={"early_stopping": stopping})
+    message = r"^params.yaml: train.early_stopping.monitor 'val_nme' has no known direction"
+    with pytest.raises(ConfigError, match=message):
+        build_trainer(settings, logger=False, callbacks=[], batches_per_epoch=1, root_dir=tmp_path)
+
+
+def _expected_epochs(values: list[float], patience: int, max_epochs: int) -> int:
+    """Epochs run when a metric to minimise must improve at least every ``patience`` epochs."""
+    best, wait = float("inf"), 0
+    for epoch, value in enumerate(values[:max_epochs], start=1):
+        if value < best:
+            best, wait = value, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                return epoch
+    return max_epochs
+
+
+def test_early_stopping_on_primary_watches_weighted_error_downwards(trained: dict):
+    (stopping,) = [cb for cb in trained["trainer"].callbacks if isinstance(cb, EarlyStopping)]
+    assert (stopping.monitor, stopping.mode) == ("val_weighted_error", "min")
+    seen = trained["recorder"].values
+    epochs = len(seen)
+    assert epochs == _expected_epochs(seen, patience=1, max_epochs=3)
+    assert float(stopping.best_score) == pytest.approx(min(seen))
+    summary = json.loads((trained["root"] / "reports/models/logreg/train.json").read_text())
+    assert summary["epochs"] == epochs
+    assert summary["best_val_weighted_error"] == pytest.approx(min(seen), abs=1e-6)
+
+
+@pytest.mark.parametrize(("tolerance", "dominant"), [(0.0, {"avoidable bias", "variance"}), (1.0, {"none"})])
+def test_diagnosis_tolerance_decides_whether_a_gap_dominates(trained: dict, tolerance, dominant, monkeypatch):
+    root = trained["root"]
+    monkeypatch.chdir(root)
+    params = load_params()
+    params = params.model_copy(
+        update={"evaluate": params.evaluate.model_copy(update={"diagnosis_tolerance": tolerance})}
+    )
+    evaluate.run(params, "logreg")
+    diagnosis = json.loads((root / "reports/models/logreg/diagnosis.json").read_text())
+    assert max(diagnosis["gaps"].values()) > 0  # a gap exists: only the tolerance can hide it
+    assert diagnosis["dominant"] in dominant
+    markdown = (root / "reports/models/logreg/diagnosis.md").read_text()
+    assert ("every gap is below evaluate.diagnosis_tolerance" in markdown) == (dominant == {"none"})
