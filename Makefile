@@ -25,7 +25,7 @@ unexport PYTHONDONTWRITEBYTECODE
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install run test lint clean
+.PHONY: help install run test test-fast lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -47,11 +47,14 @@ install: $(VENV)/.compiled ## create .venv (if missing) and install dlpipe with 
 run: $(VENV)/.installed ## run the whole pipeline (dvc repro) on the data named in params.yaml
 	$(BIN)/python -m dlpipe.preload dvc repro
 	@echo
-	@echo "Leaderboard: reports/leaderboard.md (also .csv and .png); plots as PNG under reports/"
+	@echo "Leaderboard: reports/leaderboard.md (one table per task family; CSV and PNG in reports/leaderboard/)"
 	@echo "Browse every run:  $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db"
 
 test: $(VENV)/.installed ## run the default test suite (CPU, offline)
 	$(BIN)/python -m pytest -q
+
+test-fast: $(VENV)/.installed ## the tests not marked slow (a few minutes), for the edit loop
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(VENV)/.installed ## ruff over src and tests
 	$(BIN)/ruff check src tests

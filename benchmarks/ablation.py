@@ -26,6 +26,7 @@ import numpy as np
 from dlpipe import paths
 from dlpipe.config import Params, TrainParams, load_params
 from dlpipe.data.datamodule import ArrayDataModule
+from dlpipe.data.tensors import load_split
 from dlpipe.evaluation.metrics import class_weight_vector, summary_metrics
 from dlpipe.evaluation.predict import split_inputs
 from dlpipe.evaluation.tta import predict_probabilities
@@ -69,14 +70,14 @@ def train_once(
     settings = {**params.train_for(model).model_dump(), **train, "seed": seed, "epochs": epochs}
     settings.update(accelerator="cpu", devices=1)
     pl.seed_everything(seed, workers=True, verbose=False)
-    source = paths.AUGMENTED_TRAIN if augmented else paths.split_file("train")
-    data = ArrayDataModule.from_files(
-        source, paths.split_file("val"), paths.NORMALIZATION, settings["batch_size"], seed
-    )
+    source = paths.augmented_train("classify") if augmented else paths.split_file("classify", "train")
+    train_set, names = load_split("classify", source)
+    val_set, _ = load_split("classify", paths.split_file("classify", "val"))
+    data = ArrayDataModule(train_set, val_set, names, settings["batch_size"], seed)
     task = ClassificationTask.for_data(
         params.arch_of(model),
         data,
-        {**params.models[model].options, **options},
+        {**params.entry(model).options, **options},
         TrainParams.model_validate(settings),
         params.evaluate,
     )
@@ -113,12 +114,12 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--only", nargs="*", help="variant names to run (default: all)")
     args = parser.parse_args()
-    if not paths.AUGMENTED_TRAIN.exists():
-        sys.exit(f"{paths.AUGMENTED_TRAIN}: missing; run `dvc repro augment` first")
+    if not paths.augmented_train("classify").exists():
+        sys.exit(f"{paths.augmented_train('classify')}: missing; run `dvc repro augment@classify` first")
     params = load_params()
     if args.model not in params.models:
         sys.exit(f"--model {args.model}: not an entry of models in params.yaml")
-    x, labels, class_names = split_inputs("test")
+    x, labels, class_names = split_inputs("classify", "test")
     weights = class_weight_vector(class_names, params.evaluate.class_weights)
 
     rows, baseline_probabilities = [], []

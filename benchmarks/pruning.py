@@ -56,8 +56,8 @@ def main() -> None:
     args = parser.parse_args()
     if "none" not in args.pruners:
         sys.exit("--pruners must include none: the savings are measured against it")
-    if not paths.AUGMENTED_TRAIN.exists():
-        sys.exit(f"{paths.AUGMENTED_TRAIN}: missing; run `dvc repro augment` first")
+    if not paths.augmented_train("classify").exists():
+        sys.exit(f"{paths.augmented_train('classify')}: missing; run `dvc repro augment@classify` first")
     params = load_params()
     rows = []
     with tempfile.TemporaryDirectory() as scratch:

@@ -15,6 +15,9 @@ def test_shipped_params_file_is_valid_and_its_sections_match_the_code_defaults()
     assert "lenet5" in shipped.models
 
 
+VAL_ACC = {"monitor": "val_acc"}
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
@@ -57,7 +60,13 @@ def test_shipped_params_file_is_valid_and_its_sections_match_the_code_defaults()
             "params.yaml: localize.models.lenet5 is also an entry of models: names must be unique",
         ),
         (
-            {"landmarks": {"models": {"corners": {"arch": "lenet5", "train": {"early_stopping": {"monitor": "val_acc"}}}}}},
+            {
+                "landmarks": {
+                    "models": {
+                        "corners": {"arch": "lenet5", "train": {"early_stopping": {"monitor": "val_acc"}}}
+                    }
+                }
+            },
             "params.yaml: train.early_stopping.monitor 'val_acc' is not a metric of corners "
             "(a landmarks entry: primary, val_loss, val_nme, val_pck)",
         ),
@@ -155,7 +164,8 @@ def test_ensemble_must_name_entries_of_models(tmp_path: Path):
     path.write_text("models: {lenet5: , logreg: }\nleaderboard: {ensemble: [lenet5, vgg16]}\n")
     with pytest.raises(
         ConfigError,
-        match=r"/params.yaml: leaderboard.ensemble names 'vgg16', which is not a classification entry of models$",
+        match=r"/params.yaml: leaderboard.ensemble names 'vgg16', which is not a classification entry of "
+        r"models$",
     ):
         load_params(path)
 

@@ -10,8 +10,8 @@ from dlpipe.data.split import Split, hold_out_train_dev
 from dlpipe.errors import ConfigError
 from dlpipe.evaluation.diagnosis import diagnose, to_markdown
 from dlpipe.evaluation.metrics import cost_error, cost_matrix, expected_calibration_error, summary_metrics
-from dlpipe.tasks.classify.evaluate import worst_cases
 from dlpipe.stages.leaderboard import rank
+from dlpipe.tasks.classify.evaluate import worst_cases
 
 NAMES = ["cat", "dog", "cow"]
 

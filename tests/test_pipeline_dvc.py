@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import subprocess
@@ -14,6 +15,9 @@ import yaml
 from conftest import REPO, TINY, cpu_env, merge
 
 pytestmark = pytest.mark.slow
+
+
+ENTRIES = {"classify": "lenet5", "localize": "lenet5_box", "landmarks": "corners"}
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -57,8 +61,9 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_make_runs_every_stage_in_a_preloaded_worker(pipeline: Path):
     stderr = (pipeline.parent / "repro.stderr").read_text()
-    stages = ["split", "augment", "transfer", "leaderboard"]
-    stages += [f"{stage} lenet5" for stage in ("train", "evaluate", "export")]
+    stages = [f"{stage} {family}" for stage in ("split", "augment") for family in ENTRIES]
+    stages += ["transfer", "leaderboard"]
+    stages += [f"{stage} {name}" for stage in ("train", "evaluate", "export") for name in ENTRIES.values()]
     for stage in stages:
         assert f"dlpipe.preload: {stage} took " in stderr
     last = stderr.strip().splitlines()[-1]
@@ -82,21 +87,38 @@ def test_repro_writes_every_declared_output(pipeline: Path):
         "reports/models/lenet5/diagnosis.md",
         "reports/models/lenet5/calibration.csv",
         "reports/models/lenet5/worst.png",
+        "data/localize/augmented/train.npz",
+        "reports/landmarks/augment_preview.png",
+        "models/lenet5_box/model.onnx",
+        "reports/models/lenet5_box/boxes.png",
+        "models/corners/model.onnx",
+        "reports/models/corners/points.png",
         "reports/champion.json",
         "reports/transfer/metrics.json",
-        "reports/leaderboard.csv",
         "reports/leaderboard.md",
-        "reports/leaderboard.png",
+        "reports/leaderboard/classify.csv",
+        "reports/leaderboard/localize.png",
+        "reports/leaderboard/landmarks.csv",
     ):
         assert (pipeline / path).is_file(), path
-    board = (pipeline / "reports/leaderboard.csv").read_text().splitlines()
-    assert (
-        board[0]
-        == "rank,model,architecture,test_accuracy,weighted_error,cost_error,parameters,macs_per_image,"
-        "train_seconds,onnx_latency_ms"
-    )
-    assert board[1].startswith("1,lenet5,lenet5,0.9")
     assert not (pipeline / "mlruns").exists()
+
+
+def test_leaderboard_rows_are_the_metrics_files(pipeline: Path):
+    columns = {
+        "classify": ("accuracy", "weighted_error"),
+        "localize": ("mean_iou", "class_accuracy"),
+        "landmarks": ("nme", "pck"),
+    }
+    for family, name in ENTRIES.items():
+        with open(pipeline / f"reports/leaderboard/{family}.csv") as file:
+            (row,) = list(csv.DictReader(file))
+        metrics = json.loads((pipeline / f"reports/models/{name}/metrics.json").read_text())
+        trained = json.loads((pipeline / f"reports/models/{name}/train.json").read_text())
+        assert (row["rank"], row["model"], row["architecture"]) == ("1", name, trained["architecture"])
+        for column in columns[family]:
+            assert float(row[column]) == pytest.approx(metrics[column]), (family, column)
+        assert int(row["parameters"]) == trained["parameters"]
 
 
 def test_second_repro_does_nothing(pipeline: Path):
@@ -140,7 +162,11 @@ def test_unrelated_param_edit_reruns_only_what_reads_it(pipeline: Path):
     params["export"]["latency_runs"] = 6
     (pipeline / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     status = _dvc("status", "--json", cwd=pipeline).stdout
-    assert set(json.loads(status)) == {"export@lenet5"}
+    assert set(json.loads(status)) == {
+        "export@lenet5",
+        "export_localize@lenet5_box",
+        "export_landmarks@corners",
+    }
 
 
 def test_exp_run_changes_a_parameter(pipeline: Path):
@@ -148,7 +174,8 @@ def test_exp_run_changes_a_parameter(pipeline: Path):
     _run("git", "commit", "-qm", "baseline", cwd=pipeline)
     result = _dvc("exp", "run", "-S", "train.epochs=1", cwd=pipeline)
     assert "Running stage 'train@lenet5'" in result.stdout
-    assert "Running stage 'split'" not in result.stdout
+    assert "Running stage 'split@classify'" not in result.stdout
+    assert "Running stage 'train_landmarks@corners'" not in result.stdout
     history = (pipeline / "reports/models/lenet5/history.csv").read_text().splitlines()
     assert len(history) == 2  # header + the one epoch
 

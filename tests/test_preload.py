@@ -88,7 +88,11 @@ def test_a_stage_gets_its_outputs_stdout_and_exit_status(session) -> None:
     status, out, _ = _client(root, "split")
     assert status == 0
     assert out.startswith("split: ")
-    assert sorted(p.name for p in (root / "data/classify/split").glob("*.npz")) == ["test.npz", "train.npz", "val.npz"]
+    assert sorted(p.name for p in (root / "data/classify/split").glob("*.npz")) == [
+        "test.npz",
+        "train.npz",
+        "val.npz",
+    ]
 
 
 def test_an_error_reaches_the_client_as_one_line_and_exit_2(session) -> None:

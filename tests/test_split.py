@@ -13,7 +13,10 @@ from dlpipe.stages import split
 
 
 def _outputs(root: Path) -> dict[str, bytes]:
-    files = [*sorted((root / "data" / "classify" / "split").iterdir()), root / "reports" / "classify" / "split.json"]
+    files = [
+        *sorted((root / "data" / "classify" / "split").iterdir()),
+        root / "reports" / "classify" / "split.json",
+    ]
     return {f.name: f.read_bytes() for f in files}
 
 

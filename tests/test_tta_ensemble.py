@@ -77,12 +77,12 @@ def test_ensemble_averages_member_probabilities(tmp_path, monkeypatch):
         _member("m2", [[0.4, 0.6], [0.1, 0.9], [0.3, 0.7]], labels),
     ]
     row = ensemble_row(["m1", "m2"], rows, {"b": 3.0})
-    assert row["test_accuracy"] == 1.0 and row["weighted_error"] == 0.0
+    assert row["accuracy"] == 1.0 and row["weighted_error"] == 0.0
     assert row["architecture"] == "m1+m2" and row["parameters"] == 20 and row["onnx_latency_ms"] == 0.5
     rows.append(_member("m3", [[0.1, 0.9], [0.9, 0.1], [0.9, 0.1]], labels))
     worse = ensemble_row(["m1", "m3"], rows, {"b": 3.0})
     # average: [0.5,0.5] -> a (right), [0.75,0.25] -> a (wrong, weight 3), [0.55,0.45] -> a (wrong, 3)
-    assert worse["test_accuracy"] == pytest.approx(1 / 3, abs=1e-6)
+    assert worse["accuracy"] == pytest.approx(1 / 3, abs=1e-6)
     assert worse["weighted_error"] == pytest.approx(6 / 7, abs=1e-6)
 
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
-from conftest import cpu_env
+from conftest import REPO, cpu_env
 from dlpipe import tracking
 from dlpipe.config import ConfigError, SearchDimension, load_params
 from dlpipe.stages import augment, split
@@ -58,11 +58,16 @@ def test_best_values_map_back_to_params_keys_and_a_dvc_command():
     dims = {k: SearchDimension(**v) for k, v in SMALL_SPACE.items()}
     values = space.from_optuna({"train.lr": 0.005, "1-train.momentum": 0.02, "train.optimizer": "sgd"}, dims)
     assert values == {"train.lr": 0.005, "train.momentum": pytest.approx(0.98), "train.optimizer": "sgd"}
-    overrides = space.params_overrides("lenet5", values)
+    params = load_params(REPO / "params.yaml")
+    overrides = space.params_overrides(params, "lenet5", values)
     assert space.dvc_command(overrides) == (
         "dvc exp run -S '++models.lenet5.train.lr=0.005' -S '++models.lenet5.train.momentum=0.98' "
         "-S '++models.lenet5.train.optimizer=sgd'"
     )
+    # an entry of another family is set in that family's section
+    assert list(space.params_overrides(params, "corners", {"train.lr": 0.01})) == [
+        "landmarks.models.corners.train.lr"
+    ]
 
 
 @pytest.mark.parametrize(

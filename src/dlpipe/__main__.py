@@ -100,7 +100,7 @@ def cli() -> int:
     """The ``dlpipe`` command: a preloaded worker runs it when ``dlpipe.preload`` announced one."""
     from dlpipe import preload
 
-    status = preload.delegate(sys.argv[1:])
+    status = preload.delegate(sys.argv[1:], "dlpipe.__main__:main")
     return main() if status is None else status
 
 

@@ -110,8 +110,10 @@ def _receive_message(conn: socket.socket, fds: int = 0) -> tuple[dict, list[int]
 # --- the client: what `python -m dlpipe` does when a server is announced -------------------
 
 
-def delegate(argv: list[str]) -> int | None:
-    """Run ``dlpipe ARGV`` in a preloaded worker; its exit status, or None to run it here."""
+def delegate(argv: list[str], entry: str) -> int | None:
+    """Run ``entry`` (``"module:function"``, the command's main taking ARGV) in a preloaded
+    worker; its exit status, or None to run it here. The worker imports ``entry`` by name, so
+    this module never imports the command line that calls it."""
     path = os.environ.get(ENV)
     if not path:
         return None
@@ -123,7 +125,7 @@ def delegate(argv: list[str]) -> int | None:
         conn.close()
         return None
     with conn:
-        request = {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}
+        request = {"argv": argv, "entry": entry, "cwd": os.getcwd(), "env": dict(os.environ)}
         _send_message(conn, request, list(range(_STREAMS)))
         try:
             pid = _receive_message(conn)[0]["pid"]
@@ -201,9 +203,8 @@ def _work(conn: socket.socket, request: dict, fds: list[int]) -> int:
     _send_message(conn, {"pid": os.getpid()})
     finished = _die_with_client(conn)
 
-    from dlpipe.__main__ import main
-
-    status = _run(main, request["argv"])
+    module, _, function = request["entry"].partition(":")
+    status = _run(getattr(importlib.import_module(module), function), request["argv"])
     sys.stdout.flush()
     sys.stderr.flush()
     finished.set()

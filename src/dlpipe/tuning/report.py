@@ -23,7 +23,7 @@ def best_params(params: Params, study: optuna.Study, model: str) -> dict[str, An
     best = study.best_trial
     values = space.from_optuna(best.params, params.tune.space)
     name = values.get("model", model)
-    overrides = space.params_overrides(name, values)
+    overrides = space.params_overrides(params, name, values)
     return {
         "study": study.study_name,
         "model": name,

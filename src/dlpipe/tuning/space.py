@@ -53,14 +53,14 @@ def trial_settings(params: Params, default_model: str, sampled: dict[str, Any], 
     return name, settings, {**params.entry(name).options, **options}
 
 
-def params_overrides(name: str, values: dict[str, Any]) -> dict[str, Any]:
-    """The params.yaml keys that apply tuned values to entry ``name``."""
+def params_overrides(params: Params, name: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The params.yaml keys that apply tuned values to entry ``name`` (in its family's section)."""
     overrides = {}
     for key, value in values.items():
         if key == "model":
             continue
         section, _, field = key.partition(".")
-        overrides[f"models.{name}.{section}.{field}"] = value
+        overrides[f"{params.entry_key(name)}.{section}.{field}"] = value
     return overrides
 
 

@@ -1,4 +1,4 @@
-"""How ``dlpipe predict`` shows landmarks: each named point in pixels of the model's input."""
+"""How ``dlpipe predict`` shows landmarks: each named point as shares of the image width and height."""
 
 from __future__ import annotations
 
