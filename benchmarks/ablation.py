@@ -28,7 +28,7 @@ from dlpipe.config import Params, TrainParams, load_params
 from dlpipe.data.datamodule import ArrayDataModule
 from dlpipe.data.tensors import load_split
 from dlpipe.evaluation.metrics import class_weight_vector, summary_metrics
-from dlpipe.evaluation.predict import split_inputs
+from dlpipe.evaluation.outputs import split_inputs
 from dlpipe.evaluation.tta import predict_probabilities
 from dlpipe.tasks.classify.task import ClassificationTask
 from dlpipe.training.trainer import build_trainer

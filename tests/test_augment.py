@@ -5,7 +5,7 @@ import numpy as np
 from PIL import Image
 
 from conftest import cpu_env
-from dlpipe import io
+from dlpipe import disk
 from dlpipe.config import load_params
 from dlpipe.stages import augment, split
 
@@ -28,8 +28,8 @@ def test_originals_come_first_then_changed_copies(project):
     root = project({"augment": {"copies": 2, "rotate": {"p": 1.0, "limit": 30}}})
     split.run(load_params())
     augment.run(load_params())
-    train = io.load_arrays(root / "data/classify/split/train.npz")
-    out = io.load_arrays(root / "data/classify/augmented/train.npz")
+    train = disk.load_arrays(root / "data/classify/split/train.npz")
+    out = disk.load_arrays(root / "data/classify/augmented/train.npz")
     n = len(train["y"])
     assert out["x"].shape == (3 * n, *train["x"].shape[1:])
     np.testing.assert_array_equal(out["x"][:n], train["x"])
@@ -51,7 +51,7 @@ def test_colour_shift_changes_colour_images(project):
     root = project({**params, "data": {"channels": 3}})
     split.run(load_params())
     augment.run(load_params())
-    out = io.load_arrays(root / "data/classify/augmented/train.npz")["x"]
+    out = disk.load_arrays(root / "data/classify/augmented/train.npz")["x"]
     n = len(out) // 2
     assert (out[n:] != out[:n]).any()
 

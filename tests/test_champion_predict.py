@@ -17,7 +17,7 @@ from nbclient import NotebookClient
 from PIL import Image
 
 from conftest import REPO, TINY, merge, run_cli
-from dlpipe import io, tracking
+from dlpipe import disk, tracking
 from dlpipe.config import load_params
 from dlpipe.stages import augment, evaluate, export, leaderboard, split, train
 
@@ -128,8 +128,8 @@ def test_champion_alias_points_at_the_leaderboards_best(inside: Path):
     with pytest.raises(mlflow.exceptions.MlflowException):
         client.get_model_version_by_alias(f"dlpipe-{other}", "champion")
     model = mlflow.pyfunc.load_model(f"models:/dlpipe-{best}@champion")
-    test = io.load_arrays(Path("data/classify/split/test.npz"))
-    stats = io.read_json(Path("data/classify/split/normalization.json"))
+    test = disk.load_arrays(Path("data/classify/split/test.npz"))
+    stats = disk.read_json(Path("data/classify/split/normalization.json"))
     x = ((test["x"][:4].transpose(0, 3, 1, 2) / 255.0 - stats["mean"][0]) / stats["std"][0]).astype(
         np.float32
     )
@@ -144,7 +144,7 @@ def _recorded_prediction(name: str, index: int) -> str:
 
 
 def test_predict_returns_the_label_evaluate_recorded(inside: Path, tmp_path: Path):
-    test = io.load_arrays(Path("data/classify/split/test.npz"))
+    test = disk.load_arrays(Path("data/classify/split/test.npz"))
     files = []
     for index in (0, 7):
         path = tmp_path / f"test{index}.png"

@@ -17,9 +17,9 @@ import yaml
 from PIL import Image
 
 from conftest import REPO, TINY, merge, run_cli
-from dlpipe import io
+from dlpipe import disk
 from dlpipe.config import load_params
-from dlpipe.evaluation.predict import predict_outputs, split_inputs
+from dlpipe.evaluation.outputs import predict_outputs, split_inputs
 from dlpipe.models.checkpoint import load_model
 from dlpipe.stages import augment, evaluate, export, leaderboard, split, train
 from dlpipe.tasks.landmarks.points import distances
@@ -61,7 +61,7 @@ def inside(pipeline: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_each_family_has_its_own_split_6_2_2(inside: Path):
     scenes = {
-        name: io.load_arrays(Path(f"data/localize/split/{name}.npz")) for name in ("train", "val", "test")
+        name: disk.load_arrays(Path(f"data/localize/split/{name}.npz")) for name in ("train", "val", "test")
     }
     assert [len(scenes[name]["x"]) for name in ("train", "val", "test")] == [72, 24, 24]
     assert scenes["train"]["x"].shape[1:] == (24, 24, 3)
@@ -70,7 +70,7 @@ def test_each_family_has_its_own_split_6_2_2(inside: Path):
     present = scenes["train"]["present"] == 1
     assert np.all(scenes["train"]["boxes"][~present] == 0)
     assert 0.6 < present.mean() < 0.95  # localize.data.empty_share is 0.2
-    corners = io.load_arrays(Path("data/landmarks/split/test.npz"))
+    corners = disk.load_arrays(Path("data/landmarks/split/test.npz"))
     assert corners["points"].shape == (24, 4, 2)
     assert [str(n) for n in corners["point_names"]] == [
         "top_left",
@@ -163,8 +163,8 @@ def test_leaderboard_has_a_table_and_a_champion_per_family(inside: Path):
 
 
 def test_predict_shows_a_box_or_points(inside: Path):
-    scene = io.load_arrays(Path("data/localize/split/test.npz"))["x"][0]
-    card = io.load_arrays(Path("data/landmarks/split/test.npz"))["x"][0]
+    scene = disk.load_arrays(Path("data/localize/split/test.npz"))["x"][0]
+    card = disk.load_arrays(Path("data/landmarks/split/test.npz"))["x"][0]
     Image.fromarray(scene).save(inside / "scene.png")
     Image.fromarray(card).save(inside / "card.png")
     result = run_cli("predict", "scene.png", "--family", "localize", cwd=inside)

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from conftest import run_cli
-from dlpipe import io
+from dlpipe import disk
 from dlpipe.config import Ratios, load_params
 from dlpipe.data.split import stratified_split
 from dlpipe.stages import split
@@ -53,8 +53,8 @@ def test_same_seed_gives_identical_bytes_other_seed_differs(project, tmp_path):
 def test_normalization_comes_from_train_only(project):
     root = project()
     split.run(load_params())
-    train = io.load_arrays(root / "data" / "classify" / "split" / "train.npz")["x"] / 255.0
-    stats = io.read_json(root / "data" / "classify" / "split" / "normalization.json")
+    train = disk.load_arrays(root / "data" / "classify" / "split" / "train.npz")["x"] / 255.0
+    stats = disk.read_json(root / "data" / "classify" / "split" / "normalization.json")
     assert stats["mean"][0] == pytest.approx(train.mean(), abs=1e-6)
     assert stats["std"][0] == pytest.approx(train.std(), abs=1e-6)
 

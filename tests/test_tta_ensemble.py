@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from dlpipe import io, paths
+from dlpipe import disk, paths
 from dlpipe.evaluation.tta import five_crops, predict_probabilities, views
 from dlpipe.stages.leaderboard import ensemble_row
 
@@ -56,7 +56,7 @@ def test_unknown_tta_mode_is_refused():
 
 
 def _member(name: str, probabilities: list[list[float]], labels: list[int]) -> dict:
-    io.save_arrays(
+    disk.save_arrays(
         paths.test_probabilities(name),
         {
             "probabilities": np.array(probabilities, dtype=np.float32),

@@ -363,7 +363,7 @@ class LocalizeData(Section):
     source: Literal["scenes", "yolo"] = "scenes"
     path: str | None = Field(default=None, validate_default=True)  # yolo: classes.txt, images/, labels/
     images: Annotated[int, Field(ge=20)] = 2000  # scenes: how many to make
-    image_size: Annotated[int, Field(ge=16, le=1024)] = 48
+    image_size: Annotated[int, Field(ge=16, le=1024)] = 32
     empty_share: Annotated[float, Field(ge=0, lt=1)] = 0.2  # scenes: share without an object
     ratios: Ratios = Ratios()
     seed: int = 42

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import UnidentifiedImageError
 
-from dlpipe import champion, io, paths, tracking
+from dlpipe import champion, disk, paths, tracking
 from dlpipe.config import Params
 from dlpipe.data.sources import image_array, read_image
 from dlpipe.errors import DataError
@@ -63,9 +63,9 @@ def predict(
     report = paths.split_report(family)
     if not report.exists():
         raise DataError(f"{report}: missing; run `dvc repro` first")
-    split = io.read_json(report)
+    split = disk.read_json(report)
     size, _, channels = split["image_shape"]
-    x = normalise(load_images(files, size, channels), io.read_json(paths.normalization(family)))
+    x = normalise(load_images(files, size, channels), disk.read_json(paths.normalization(family)))
     uri = model_uri(params, family, model)
     tracking.client(params.tracking)
     import mlflow.pyfunc

@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from dlpipe import io, paths
+from dlpipe import disk, paths
 from dlpipe.config import TrackingParams
 
 ENV_URI = "MLFLOW_TRACKING_URI"
@@ -110,7 +110,7 @@ def run_record(arch: str) -> Path:
 
 
 def read_run_id(arch: str) -> str:
-    return io.read_json(run_record(arch))["run_id"]
+    return disk.read_json(run_record(arch))["run_id"]
 
 
 def log_metrics(params: TrackingParams, run_id: str, metrics: dict[str, float]) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from dlpipe import io, paths
+from dlpipe import disk, paths
 
 
 def to_tensor(images: np.ndarray, normalization: dict[str, list[float]]) -> torch.Tensor:
@@ -38,6 +38,6 @@ def load_split(family: str, path, normalization: dict | None = None) -> tuple[Ar
     from dlpipe.tasks import FAMILIES
 
     batches = FAMILIES[family].part("batches")
-    arrays = io.load_arrays(path)
-    stats = normalization or io.read_json(paths.normalization(family))
+    arrays = disk.load_arrays(path)
+    stats = normalization or disk.read_json(paths.normalization(family))
     return batches.dataset(arrays, stats), batches.names(arrays)

@@ -11,11 +11,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from dlpipe import io  # noqa: E402
+from dlpipe import disk  # noqa: E402
 
 
 def _save(figure: plt.Figure, path: Path) -> None:
-    with io.atomic_path(path) as tmp:
+    with disk.atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
     plt.close(figure)
 

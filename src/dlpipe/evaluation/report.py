@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from dlpipe import io, paths, tracking
+from dlpipe import disk, paths, tracking
 from dlpipe.config import Params
 from dlpipe.evaluation.diagnosis import diagnose, to_markdown
-from dlpipe.evaluation.predict import predict_outputs, split_inputs
+from dlpipe.evaluation.outputs import predict_outputs, split_inputs
 from dlpipe.tasks import FAMILIES
 
 Score = Callable[[torch.Tensor, torch.Tensor], dict[str, float]]
@@ -53,9 +53,9 @@ def publish(params: Params, name: str, metrics: dict, found: dict, error_name: s
     """metrics.json, diagnosis.{json,md} and the family's ``files`` (already written) to the
     entry's report folder and its MLflow run."""
     report_dir = paths.report_dir(name)
-    io.write_json(report_dir / "diagnosis.json", found)
-    io.write_text(report_dir / "diagnosis.md", to_markdown(name, error_name, found))
-    io.write_json(report_dir / paths.METRICS, metrics)
+    disk.write_json(report_dir / "diagnosis.json", found)
+    disk.write_text(report_dir / "diagnosis.md", to_markdown(name, error_name, found))
+    disk.write_json(report_dir / paths.METRICS, metrics)
     run_id = tracking.read_run_id(name)
     logged = {f"test_{key}": value for key, value in metrics.items()}
     for split, value in found["errors"].items():

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from dlpipe.evaluation.metrics import probabilities
-from dlpipe.evaluation.predict import predict_outputs
+from dlpipe.evaluation.outputs import predict_outputs
 
 MODES = ("none", "flip", "ten_crop")
 

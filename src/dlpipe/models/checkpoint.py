@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from dlpipe import io
+from dlpipe import disk
 from dlpipe.models.registry import build_model
 
 # What build_model needs, the family that reads the outputs, and the names they refer to
@@ -25,7 +25,7 @@ def save_model(path: Path, model: nn.Module, spec: dict[str, Any]) -> None:
     if missing:
         raise ValueError(f"model spec lacks {sorted(missing)}")
     payload = {"spec": {k: spec[k] for k in SPEC_KEYS}, "state_dict": model.state_dict()}
-    with io.atomic_path(path) as tmp:
+    with disk.atomic_path(path) as tmp:
         torch.save(payload, tmp)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from dlpipe import io, paths
+from dlpipe import disk, paths
 from dlpipe.config import Params
 from dlpipe.tasks import FAMILIES
 
@@ -35,12 +35,12 @@ def preview_grid(originals: np.ndarray, copies: np.ndarray, rows: int) -> Image.
 def run(params: Params, family: str = "classify") -> None:
     data = FAMILIES[family].part("data")
     settings = params.augment_of(family)
-    train = io.load_arrays(paths.split_file(family, "train"))
+    train = disk.load_arrays(paths.split_file(family, "train"))
     augmented = data.augment(train, params)
-    io.save_arrays(paths.augmented_train(family), augmented)
+    disk.save_arrays(paths.augmented_train(family), augmented)
     drawn = data.draw(augmented)
     n = len(train["x"])
     grid = preview_grid(drawn[:n], drawn[n:], settings.preview_examples)
-    with io.atomic_path(paths.augment_preview(family)) as tmp:
+    with disk.atomic_path(paths.augment_preview(family)) as tmp:
         grid.save(tmp, format="PNG")
     print(f"augment {family}: {n} originals + {len(augmented['x']) - n} augmented copies")

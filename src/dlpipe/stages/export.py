@@ -2,7 +2,7 @@
 
 The ONNX graph has one input, ``images``, and one output named by the entry's
 family (``logits``, ``outputs``, ``points``). Fails (and writes nothing) when
-ONNX and eager outputs differ by more than ``export.max_abs_diff`` on the
+ONNX and eager outputs differ by more than ``formats.max_abs_diff`` on the
 family's test split; otherwise logs the ONNX model with its signature to the
 training run and registers it.
 """
@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dlpipe import champion, export, io, paths, tracking
+from dlpipe import champion, disk, formats, paths, tracking
 from dlpipe.config import Params
 from dlpipe.errors import DlpipeError
-from dlpipe.evaluation.predict import predict_outputs, split_inputs
+from dlpipe.evaluation.outputs import predict_outputs, split_inputs
 from dlpipe.models.checkpoint import load_model
 from dlpipe.tasks import FAMILIES
 
@@ -60,16 +60,16 @@ def run(params: Params, name: str) -> None:
 
     with tempfile.TemporaryDirectory() as scratch:
         onnx_tmp, program_tmp = Path(scratch, "model.onnx"), Path(scratch, "model.pt2")
-        program = export.export_program(model, example)
-        export.save_program(program, program_tmp)
-        export.export_onnx(program, example, onnx_tmp, output)
-        session = export.onnx_session(onnx_tmp)
-        onnx_out = session.run(None, {export.INPUT_NAME: x.numpy()})[0]
+        program = formats.export_program(model, example)
+        formats.save_program(program, program_tmp)
+        formats.export_onnx(program, example, onnx_tmp, output)
+        session = formats.onnx_session(onnx_tmp)
+        onnx_out = session.run(None, {formats.INPUT_NAME: x.numpy()})[0]
         with torch.inference_mode():
             program_out = program.module()(x).numpy()
         report = {
-            "onnx_max_abs_diff": export.max_abs_diff(onnx_out, eager),
-            "pt2_max_abs_diff": export.max_abs_diff(program_out, eager),
+            "onnx_max_abs_diff": formats.max_abs_diff(onnx_out, eager),
+            "pt2_max_abs_diff": formats.max_abs_diff(program_out, eager),
             "threshold": params.export.max_abs_diff,
             "test_examples": len(x),
         }
@@ -77,15 +77,15 @@ def run(params: Params, name: str) -> None:
         if worst > params.export.max_abs_diff:
             raise ExportError(
                 f"export@{name}: exported outputs differ from eager by {worst:.3g} "
-                f"(export.max_abs_diff is {params.export.max_abs_diff:g})"
+                f"(formats.max_abs_diff is {params.export.max_abs_diff:g})"
             )
         single, one = x[:1], x[:1].numpy()
         with torch.inference_mode():
-            report["eager_latency_ms"] = export.median_latency_ms(
+            report["eager_latency_ms"] = formats.median_latency_ms(
                 lambda: model(single), params.export.latency_runs
             )
-        report["onnx_latency_ms"] = export.median_latency_ms(
-            lambda: session.run(None, {export.INPUT_NAME: one}), params.export.latency_runs
+        report["onnx_latency_ms"] = formats.median_latency_ms(
+            lambda: session.run(None, {formats.INPUT_NAME: one}), params.export.latency_runs
         )
         report["onnx_speedup"] = report["eager_latency_ms"] / report["onnx_latency_ms"]
         report = {k: round(v, 6) if isinstance(v, float) else v for k, v in report.items()}
@@ -93,9 +93,9 @@ def run(params: Params, name: str) -> None:
         model_dir = paths.model_dir(name)
         onnx_file, program_file = model_dir / paths.ONNX_FILE, model_dir / paths.PROGRAM_FILE
         for tmp, final in ((onnx_tmp, onnx_file), (program_tmp, program_file)):
-            with io.atomic_path(final) as target:
+            with disk.atomic_path(final) as target:
                 target.write_bytes(tmp.read_bytes())
-    io.write_json(paths.report_dir(name) / paths.EXPORT_SUMMARY, report)
+    disk.write_json(paths.report_dir(name) / paths.EXPORT_SUMMARY, report)
     registered = _log_to_mlflow(params, name, onnx_file, one, eager[:1])
     print(
         f"export@{name}: max |onnx - eager| {report['onnx_max_abs_diff']:.2e}; batch-1 latency "

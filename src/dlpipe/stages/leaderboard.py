@@ -15,7 +15,7 @@ import io as text_io
 
 import numpy as np
 
-from dlpipe import champion, io, paths
+from dlpipe import champion, disk, paths
 from dlpipe.config import Params
 from dlpipe.errors import DataError
 from dlpipe.evaluation.metrics import class_weight_vector, cost_matrix, summary_metrics
@@ -34,7 +34,7 @@ def _read(name: str, file: str) -> dict:
     path = paths.report_dir(name) / file
     if not path.exists():
         raise DataError(f"{path}: missing; run `dvc repro` to produce it")
-    return io.read_json(path)
+    return disk.read_json(path)
 
 
 def ensemble_row(
@@ -46,7 +46,7 @@ def ensemble_row(
         path = paths.test_probabilities(name)
         if not path.exists():
             raise DataError(f"{path}: missing; run `dvc repro` to produce it")
-        arrays.append(io.load_arrays(path))
+        arrays.append(disk.load_arrays(path))
     labels = arrays[0]["labels"]
     if any(not np.array_equal(a["labels"], labels) for a in arrays):
         raise DataError(f"leaderboard.ensemble: {', '.join(members)} were evaluated on different test sets")
@@ -143,7 +143,7 @@ def plot(rows: list[dict], family: str, metric: str) -> None:
     axis.set(xscale="log", xlabel="parameters", ylabel=f"test {metric}", title=title)
     axis.grid(alpha=0.3)
     figure.tight_layout()
-    with io.atomic_path(paths.leaderboard_png(family)) as tmp:
+    with disk.atomic_path(paths.leaderboard_png(family)) as tmp:
         figure.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
     plt.close(figure)
 
@@ -166,7 +166,7 @@ def run(params: Params) -> None:
             )
             rows = rank([*rows, extra], family, primary[family])
         tables[family] = rows
-        io.write_text(paths.leaderboard_csv(family), to_csv(rows, family))
+        disk.write_text(paths.leaderboard_csv(family), to_csv(rows, family))
         plot(rows, family, primary[family])
         best = next(row for row in rows if row["model"] != "ensemble")
         champions[family] = champion.crown(params, family, best["model"])
@@ -174,5 +174,5 @@ def run(params: Params) -> None:
             f"leaderboard {family}: {len(rows)} rows ranked by {primary[family]}, best {best['model']} "
             f"({primary[family]} {best[primary[family]]:.4f}); champion: {champions[family]['uri']}"
         )
-    io.write_text(paths.LEADERBOARD_MD, to_markdown(tables, primary))
-    io.write_json(paths.CHAMPION, champions)
+    disk.write_text(paths.LEADERBOARD_MD, to_markdown(tables, primary))
+    disk.write_json(paths.CHAMPION, champions)

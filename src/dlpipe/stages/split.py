@@ -7,7 +7,7 @@ What a split holds is the family's (``dlpipe.tasks.<family>.data.split``): image
 
 from __future__ import annotations
 
-from dlpipe import io, paths
+from dlpipe import disk, paths
 from dlpipe.config import Params
 from dlpipe.data.split import content_hash, normalization_stats
 from dlpipe.tasks import FAMILIES
@@ -17,9 +17,9 @@ def run(params: Params, family: str = "classify") -> None:
     data = FAMILIES[family].part("data")
     arrays, report = data.split(params.data_of(family))
     for name, split in arrays.items():
-        io.save_arrays(paths.split_file(family, name), split)
-    io.write_json(paths.normalization(family), normalization_stats(arrays["train"]["x"]))
-    io.write_json(
+        disk.save_arrays(paths.split_file(family, name), split)
+    disk.write_json(paths.normalization(family), normalization_stats(arrays["train"]["x"]))
+    disk.write_json(
         paths.split_report(family),
         {
             **report,

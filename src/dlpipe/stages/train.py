@@ -22,7 +22,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import MLFlowLogger
 
-from dlpipe import io, paths, tracking
+from dlpipe import disk, paths, tracking
 from dlpipe.config import Params
 from dlpipe.data.datamodule import ArrayDataModule
 from dlpipe.evaluation.plots import learning_curves
@@ -58,7 +58,7 @@ def _resume_state(resume: Path, expected: str) -> dict | None:
     """
     state_file, checkpoint = resume / "state.json", resume / "checkpoints" / "last.ckpt"
     if state_file.exists() and checkpoint.exists():
-        state = io.read_json(state_file)
+        state = disk.read_json(state_file)
         if state.get("fingerprint") == expected:
             try:
                 saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
@@ -77,7 +77,7 @@ def _start_or_resume(params: Params, name: str, resume: Path, expected: str) -> 
         print(f"train@{name}: resuming from the checkpoint after epoch {state['epochs_done']}", flush=True)
         return state
     family = params.family_of(name)
-    split_report = io.read_json(paths.split_report(family))
+    split_report = disk.read_json(paths.split_report(family))
     train = params.train_for(name)
     run_id = tracking.create_run(
         params.tracking,
@@ -102,7 +102,7 @@ def _start_or_resume(params: Params, name: str, resume: Path, expected: str) -> 
     )
     resume.mkdir(parents=True, exist_ok=True)
     state = {"fingerprint": expected, "run_id": run_id}
-    io.write_json(resume / "state.json", state)
+    disk.write_json(resume / "state.json", state)
     return {**state, "checkpoint": None}
 
 
@@ -126,7 +126,7 @@ def _publish(
     family = params.family_of(name)
     best_task = _best_task(family, best.best_model_path)
     save_model(paths.model_file(name), best_task.model, best_task.spec)
-    io.write_json(tracking.run_record(name), {"run_id": run_id})
+    disk.write_json(tracking.run_record(name), {"run_id": run_id})
     history.write()
     monitor, _ = params.monitor(family)
     learning_curves(history.rows, report_dir / paths.HISTORY_PNG, name, monitor.removeprefix("val_"))
@@ -142,7 +142,7 @@ def _publish(
         "macs_per_image": multiply_accumulates(best_task.model.eval(), (channels, size, size)),
         "train_seconds": round(history.train_seconds, 2),
     }
-    io.write_json(report_dir / paths.TRAIN_SUMMARY, summary)
+    disk.write_json(report_dir / paths.TRAIN_SUMMARY, summary)
     logged = (f"best_{monitor}", "parameters", "macs_per_image", "train_seconds")
     tracking.log_metrics(params.tracking, run_id, {key: summary[key] for key in logged})
     mlflow_client = tracking.client(params.tracking)

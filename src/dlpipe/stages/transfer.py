@@ -1,7 +1,7 @@
 """transfer: the course's transfer-learning recipe, shown on the pipeline's own data.
 
 Pretrain ``transfer.arch`` on the source classes, then fine-tune it on a few
-examples per target class with its first blocks frozen (``transfer.freeze``),
+examples per target class with its first blocks frozen (``weights.freeze``),
 and compare with the same network trained from scratch on the same few
 examples. Writes ``reports/transfer/metrics.json`` and one MLflow run.
 """
@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import torch
 
-from dlpipe import io, paths, tracking
+from dlpipe import disk, paths, tracking
 from dlpipe.config import Params
 from dlpipe.data.datamodule import ArrayDataModule
 from dlpipe.data.tensors import ArrayDataset, load_split
 from dlpipe.errors import ConfigError
 from dlpipe.evaluation.metrics import probabilities
-from dlpipe.evaluation.predict import predict_outputs
+from dlpipe.evaluation.outputs import predict_outputs
 from dlpipe.tasks.classify.task import ClassificationTask
-from dlpipe.training import transfer
+from dlpipe.training import weights
 from dlpipe.training.callbacks import progress_callbacks
 from dlpipe.training.trainer import build_trainer, fit
 
@@ -106,9 +106,9 @@ def run(params: Params) -> None:
     val, test = subset(splits["val"], target), subset(splits["test"], target)
 
     finetuned = _task(params, target_names, shape, settings.finetune_epochs)
-    transfer.load_matching(finetuned.model, pretrained.model.state_dict())
-    transfer.reset_head(finetuned.model)
-    finetuned.frozen_blocks = transfer.freeze(finetuned.model, settings.freeze)
+    weights.load_matching(finetuned.model, pretrained.model.state_dict())
+    weights.reset_head(finetuned.model)
+    finetuned.frozen_blocks = weights.freeze(finetuned.model, settings.freeze)
     frozen_before = {
         k: v.clone()
         for k, v in finetuned.model.state_dict().items()
@@ -135,7 +135,7 @@ def run(params: Params) -> None:
         "finetuned_test_accuracy": _accuracy(finetuned, test),
         "scratch_test_accuracy": _accuracy(scratch, test),
     }
-    io.write_json(METRICS, metrics)
+    disk.write_json(METRICS, metrics)
     run_id = tracking.create_run(
         params.tracking,
         run_name="transfer",

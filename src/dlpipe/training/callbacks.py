@@ -13,7 +13,7 @@ from typing import Any
 import lightning.pytorch as pl
 from lightning.pytorch.loggers import MLFlowLogger
 
-from dlpipe import io
+from dlpipe import disk
 
 
 class History(pl.Callback):
@@ -54,7 +54,7 @@ class History(pl.Callback):
         writer = csv.DictWriter(buffer, fieldnames=self.columns, restval="")
         writer.writeheader()
         writer.writerows(self.rows)
-        io.write_text(self.path, buffer.getvalue())
+        disk.write_text(self.path, buffer.getvalue())
 
     @property
     def train_seconds(self) -> float:

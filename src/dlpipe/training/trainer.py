@@ -115,7 +115,7 @@ def build_task(params, name: str, options: dict | None = None, train: TrainParam
     from dlpipe.data.datamodule import ArrayDataModule
     from dlpipe.models.registry import check_options
     from dlpipe.tasks import FAMILIES
-    from dlpipe.training import transfer
+    from dlpipe.training import weights
 
     family = params.family_of(name)
     train = train or params.train_for(name)
@@ -129,9 +129,9 @@ def build_task(params, name: str, options: dict | None = None, train: TrainParam
     except (ValueError, TypeError) as exc:  # a builder refusing an option's value
         raise ConfigError(f"params.yaml: {params.entry_key(name)}.options: {exc}") from None
     if train.init_from:
-        fresh = transfer.load_matching(task.model, transfer.initial_state(train.init_from))
+        fresh = weights.load_matching(task.model, weights.initial_state(train.init_from))
         print(f"train@{name}: started from {train.init_from}; newly initialised: {fresh or 'nothing'}")
-    task.frozen_blocks = transfer.freeze(task.model, train.freeze)
+    task.frozen_blocks = weights.freeze(task.model, train.freeze)
     if task.frozen_blocks:
         print(f"train@{name}: frozen blocks {', '.join(task.frozen_blocks)}")
     return data, task

@@ -11,7 +11,7 @@ import optuna
 import yaml
 from optuna.trial import TrialState
 
-from dlpipe import io, tracking
+from dlpipe import disk, tracking
 from dlpipe.config import Params
 from dlpipe.tuning import space
 from dlpipe.tuning.objective import tuning_tracking
@@ -84,16 +84,16 @@ def write(
 ) -> dict[str, Any] | None:
     """Write the reports into ``folder``; None when no trial has completed yet."""
     folder.mkdir(parents=True, exist_ok=True)
-    io.write_text(folder / "trials.csv", trials_csv(study))
+    disk.write_text(folder / "trials.csv", trials_csv(study))
     states = [t.state for t in study.get_trials(deepcopy=False)]
     summary = {state.name.lower(): states.count(state) for state in TrialState if states.count(state)}
     if not any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
-        io.write_json(folder / "study.json", {"study": study.study_name, "trials": summary})
+        disk.write_json(folder / "study.json", {"study": study.study_name, "trials": summary})
         return None
     best = best_params(params, study, model)
-    io.write_text(folder / "best_params.yaml", yaml.safe_dump(best, sort_keys=False))
+    disk.write_text(folder / "best_params.yaml", yaml.safe_dump(best, sort_keys=False))
     epochs = sum(len(t.intermediate_values) for t in study.get_trials(deepcopy=False))
-    io.write_json(
+    disk.write_json(
         folder / "study.json",
         {
             "study": study.study_name,

@@ -22,7 +22,7 @@ import io as text_io
 
 import numpy as np
 
-from dlpipe import io, paths, tracking
+from dlpipe import disk, paths, tracking
 from dlpipe.config import Params
 from dlpipe.evaluation import plots
 from dlpipe.evaluation.diagnosis import diagnose, to_markdown
@@ -34,7 +34,7 @@ from dlpipe.evaluation.metrics import (
     per_class_metrics,
     summary_metrics,
 )
-from dlpipe.evaluation.predict import split_inputs
+from dlpipe.evaluation.outputs import split_inputs
 from dlpipe.evaluation.tta import predict_probabilities
 from dlpipe.models.checkpoint import load_model
 
@@ -147,7 +147,7 @@ def run(params: Params, name: str) -> None:
         tolerance=settings.diagnosis_tolerance,
     )
 
-    io.save_arrays(
+    disk.save_arrays(
         paths.test_probabilities(name),
         {
             "probabilities": probabilities.astype(np.float32),
@@ -155,23 +155,23 @@ def run(params: Params, name: str) -> None:
             "class_names": np.array(class_names),
         },
     )
-    io.write_text(report_dir / "predictions.csv", predictions_csv(y_true, y_pred, class_names))
+    disk.write_text(report_dir / "predictions.csv", predictions_csv(y_true, y_pred, class_names))
     plots.confusion_matrix(
         confusion_matrix(y_true, y_pred, len(class_names)), class_names, report_dir / "confusion.png", name
     )
-    io.write_json(report_dir / "per_class.json", per_class)
+    disk.write_json(report_dir / "per_class.json", per_class)
     per_class_rows = [[c, s["precision"], s["recall"], s["support"]] for c, s in per_class.items()]
-    io.write_text(
+    disk.write_text(
         report_dir / "per_class.csv", _csv(["class", "precision", "recall", "support"], per_class_rows)
     )
     plots.per_class_bars(per_class, report_dir / "per_class.png", name)
     bin_rows = [[b["bin_low"], b["bin_high"], b["confidence"], b["accuracy"], b["examples"]] for b in bins]
-    io.write_text(
+    disk.write_text(
         report_dir / "calibration.csv",
         _csv(["bin_low", "bin_high", "confidence", "accuracy", "examples"], bin_rows),
     )
     plots.reliability_diagram(bins, ece, report_dir / "reliability.png", name)
-    test_images = io.load_arrays(paths.split_file("classify", "test"))["x"]
+    test_images = disk.load_arrays(paths.split_file("classify", "test"))["x"]
     plots.worst_mistakes(
         test_images,
         worst_cases(probabilities, y_true, settings.worst_examples),
@@ -179,11 +179,11 @@ def run(params: Params, name: str) -> None:
         report_dir / "worst.png",
         name,
     )
-    io.write_json(report_dir / "diagnosis.json", diagnosis)
-    io.write_text(
+    disk.write_json(report_dir / "diagnosis.json", diagnosis)
+    disk.write_text(
         report_dir / "diagnosis.md", to_markdown(name, ERROR_OF[settings.primary_metric], diagnosis)
     )
-    io.write_json(report_dir / paths.METRICS, summary)
+    disk.write_json(report_dir / paths.METRICS, summary)
     _log_to_mlflow(params, name, summary, per_class, diagnosis)
     print(
         f"evaluate@{name}: test accuracy {summary['accuracy']:.4f} (tta: {settings.tta}), "

@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from dlpipe import io, paths
+from dlpipe import disk, paths
 from dlpipe.config import Params
 from dlpipe.evaluation import plots, report
-from dlpipe.evaluation.predict import predict_outputs, split_inputs
+from dlpipe.evaluation.outputs import predict_outputs, split_inputs
 from dlpipe.models.checkpoint import load_model
 from dlpipe.tasks.landmarks.drawing import draw_points
 from dlpipe.tasks.landmarks.points import distances, score_sums, scores
@@ -59,7 +59,7 @@ def run(params: Params, name: str) -> None:
     scored = report.split_scores(model, "landmarks", score)
     x, targets, _ = split_inputs("landmarks", "test")
     outputs = predict_outputs(model, x)
-    images = io.load_arrays(paths.split_file("landmarks", "test"))["x"]
+    images = disk.load_arrays(paths.split_file("landmarks", "test"))["x"]
     points_plot(images, targets, outputs, params.landmarks.examples, name)
     found, error_name = report.diagnosis(params, "landmarks", scored)
     metrics = scored["test"]

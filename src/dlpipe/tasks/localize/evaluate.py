@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from dlpipe import io, paths
+from dlpipe import disk, paths
 from dlpipe.config import Params
 from dlpipe.evaluation import plots, report
-from dlpipe.evaluation.predict import predict_outputs, split_inputs
+from dlpipe.evaluation.outputs import predict_outputs, split_inputs
 from dlpipe.models.checkpoint import load_model
 from dlpipe.tasks.localize.boxes import score_sums, scores
 from dlpipe.tasks.localize.drawing import PREDICTED_COLOUR, TRUE_COLOUR, corners
@@ -74,7 +74,7 @@ def run(params: Params, name: str) -> None:
     scored = report.split_scores(model, "localize", score)
     x, targets, names = split_inputs("localize", "test")
     outputs = predict_outputs(model, x)
-    images = io.load_arrays(paths.split_file("localize", "test"))["x"]
+    images = disk.load_arrays(paths.split_file("localize", "test"))["x"]
     boxes_plot(images, targets, outputs, names, params.localize.examples, name)
     found, error_name = report.diagnosis(params, "localize", scored)
     metrics = scored["test"]
