@@ -116,9 +116,9 @@ def test_mlflow_run_is_browsable_without_reading_files(inside: Path):
 
 
 def test_champion_alias_points_at_the_leaderboards_best(inside: Path):
-    with open("reports/leaderboard.csv") as handle:
+    with open("reports/leaderboard/classify.csv") as handle:
         best = next(row["model"] for row in csv.DictReader(handle) if row["model"] != "ensemble")
-    champion = json.loads(Path("reports/champion.json").read_text())
+    champion = json.loads(Path("reports/champion.json").read_text())["classify"]
     assert champion["model"] == best
     params = load_params()
     client = tracking.client(params.tracking)
@@ -150,7 +150,7 @@ def test_predict_returns_the_label_evaluate_recorded(inside: Path, tmp_path: Pat
         path = tmp_path / f"test{index}.png"
         Image.fromarray(test["x"][index][..., 0]).save(path)
         files.append(str(path))
-    champion = json.loads(Path("reports/champion.json").read_text())["model"]
+    champion = json.loads(Path("reports/champion.json").read_text())["classify"]["model"]
     result = run_cli("predict", *files, cwd=inside)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()

@@ -83,7 +83,7 @@ def test_every_model_overfits_32_examples(name: str):
     optimizer = torch.optim.Adam(task.parameters(), lr=1e-3)
     for _ in range(150):
         task.train()
-        loss, _ = task._loss_and_logits(x, y)
+        loss, _ = task.loss_and_outputs(x, y)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -87,7 +87,7 @@ def test_a_stage_gets_its_outputs_stdout_and_exit_status(session) -> None:
     root, _ = session
     status, out, _ = _client(root, "split")
     assert status == 0
-    assert out.startswith("split: ")
+    assert out.startswith("split classify: ")
     assert sorted(p.name for p in (root / "data/classify/split").glob("*.npz")) == [
         "test.npz",
         "train.npz",
@@ -99,7 +99,9 @@ def test_an_error_reaches_the_client_as_one_line_and_exit_2(session) -> None:
     root, _ = session
     status, out, err = _client(root, "unknown")
     assert (status, out) == (2, "")
-    assert err.splitlines() == ["params.yaml: models does not list 'nope' (listed: logreg, slow)"]
+    assert err.splitlines() == [
+        "params.yaml: no family's models lists 'nope' (listed: logreg, slow, lenet5_box, corners)"
+    ]
 
 
 def test_the_worker_runs_in_the_clients_folder(session) -> None:

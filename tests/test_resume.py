@@ -35,6 +35,7 @@ def _wait_for_checkpoint(path: Path, process: subprocess.Popen, min_epoch: int, 
     raise TimeoutError(path)
 
 
+@pytest.mark.slow
 def test_sigkilled_training_resumes_from_its_last_checkpoint(project):
     root = project({"train": {"epochs": EPOCHS}, "augment": {"copies": 0}})
     split.run(load_params())

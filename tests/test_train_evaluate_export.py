@@ -81,7 +81,7 @@ def test_saved_model_is_the_best_epoch(inside: Path):
     with open(inside / "reports/models/lenet5/history.csv") as handle:
         assert summary["best_val_acc"] == max(float(row["val_acc"]) for row in csv.DictReader(handle))
     model, spec = load_model(inside / "models/lenet5/model.pt")
-    x, y, _ = split_inputs("val")
+    x, y, _ = split_inputs("classify", "val")
     accuracy = float(np.mean(predict_outputs(model, x).argmax(1) == y))
     assert accuracy == pytest.approx(summary["best_val_acc"], abs=1e-6)
     assert spec["arch"] == "lenet5" and not model.training
@@ -119,7 +119,7 @@ def test_mlflow_run_holds_params_metrics_artifacts_and_model(inside: Path):
     (version,) = client.search_model_versions("name='dlpipe-lenet5'")
     assert version.run_id == run_id
     model = mlflow.pyfunc.load_model(f"models:/dlpipe-lenet5/{version.version}")
-    x, _, _ = split_inputs("test")
+    x, _, _ = split_inputs("classify", "test")
     predicted = model.predict(x[:8].numpy())
     logits = predicted["logits"] if isinstance(predicted, dict) else np.asarray(predicted)
     assert logits.shape == (8, 10)
@@ -130,7 +130,7 @@ def test_exported_models_match_eager_and_predictions(inside: Path):
     assert report["onnx_max_abs_diff"] <= 1e-4
     assert report["pt2_max_abs_diff"] <= 1e-4
     assert report["onnx_latency_ms"] > 0 and report["eager_latency_ms"] > 0
-    x, _, _ = split_inputs("test")
+    x, _, _ = split_inputs("classify", "test")
     session = onnxruntime.InferenceSession(str(inside / "models/lenet5/model.onnx"))
     onnx_labels = session.run(None, {"images": x.numpy()})[0].argmax(axis=1)
     program = torch.export.load(str(inside / "models/lenet5/model.pt2"))

@@ -14,14 +14,14 @@ from dlpipe.errors import DataError
 from dlpipe.models.registry import build_model
 from dlpipe.stages import split, transfer
 from dlpipe.tasks.classify.task import ClassificationTask
-from dlpipe.training import transfer as transfer_lib
+from dlpipe.training import weights as reuse
 from dlpipe.training.trainer import build_trainer
 
 
 def _task(arch: str, freeze: str | int) -> ClassificationTask:
     params = load_params().train.model_copy(update={"epochs": 1, "freeze": freeze})
     task = ClassificationTask(arch, 1, 10, 32, [str(i) for i in range(10)], {}, params.model_dump())
-    task.frozen_blocks = transfer_lib.freeze(task.model, freeze)
+    task.frozen_blocks = reuse.freeze(task.model, freeze)
     return task
 
 
@@ -49,7 +49,7 @@ def test_frozen_parameters_and_statistics_do_not_change_in_fine_tuning(project, 
     for key, value in before.items():
         if key.split(".")[0] in frozen:
             assert torch.equal(value, after[key]), key
-    head = transfer_lib.blocks(task.model)[-1][0]
+    head = reuse.blocks(task.model)[-1][0]
     assert any(not torch.equal(v, after[k]) for k, v in before.items() if k.startswith(head))
 
 
@@ -57,13 +57,13 @@ def test_freezing_every_block_is_refused():
     from dlpipe.errors import ConfigError
 
     with pytest.raises(ConfigError, match="train.freeze must leave the head trainable"):
-        transfer_lib.freeze(build_model("lenet5", 1, 10, 32), 2)
+        reuse.freeze(build_model("lenet5", 1, 10, 32), 2)
 
 
 def test_weights_load_where_names_and_shapes_match():
     source = build_model("lenet5", 1, 5, 32)
     target = build_model("lenet5", 1, 10, 32)
-    fresh = transfer_lib.load_matching(target, source.state_dict())
+    fresh = reuse.load_matching(target, source.state_dict())
     assert fresh == ["classifier.7.bias", "classifier.7.weight"]  # the head: 5 vs 10 classes
     assert torch.equal(target.features[0].weight, source.features[0].weight)
 
@@ -73,7 +73,7 @@ def test_torchvision_weights_missing_from_the_cache_are_a_clear_error(monkeypatc
     with pytest.raises(
         DataError, match=r"resnet18-.*\.pth: torchvision weights ResNet18_Weights.IMAGENET1K_V1 are not"
     ):
-        transfer_lib.initial_state("torchvision:ResNet18_Weights.IMAGENET1K_V1")
+        reuse.initial_state("torchvision:ResNet18_Weights.IMAGENET1K_V1")
 
 
 def test_torchvision_weights_in_the_cache_are_used(monkeypatch, tmp_path):
@@ -85,9 +85,7 @@ def test_torchvision_weights_in_the_cache_are_used(monkeypatch, tmp_path):
     (tmp_path / "checkpoints").mkdir()
     torch.save(reference.state_dict(), tmp_path / "checkpoints" / weights.url.rsplit("/", 1)[-1])
     model = build_model("resnet18", 3, 10, 224)
-    fresh = transfer_lib.load_matching(
-        model, transfer_lib.initial_state("torchvision:ResNet18_Weights.IMAGENET1K_V1")
-    )
+    fresh = reuse.load_matching(model, reuse.initial_state("torchvision:ResNet18_Weights.IMAGENET1K_V1"))
     assert fresh == ["fc.bias", "fc.weight"]
     assert torch.equal(model.layer1[0].conv1.weight, reference.layer1[0].conv1.weight)
 

@@ -130,6 +130,7 @@ def _check_parallel_study(url: str, trials: int = 4) -> None:
     assert Path("reports/tune/lenet5/plots/slice.png").exists()
 
 
+@pytest.mark.slow
 def test_two_workers_on_one_sqlite_study_finish_exactly_n_trials(data_project):
     root = data_project()
     _check_parallel_study(f"sqlite:///{root}/optuna.db")
@@ -143,6 +144,7 @@ def test_two_workers_on_one_sqlite_study_finish_exactly_n_trials(data_project):
     assert states == [TrialState.COMPLETE] * 6
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(unavailable_reason() is not None, reason=f"no PostgreSQL server: {unavailable_reason()}")
 def test_two_workers_on_one_postgresql_study_finish_exactly_n_trials(data_project):
     data_project()
@@ -150,6 +152,7 @@ def test_two_workers_on_one_postgresql_study_finish_exactly_n_trials(data_projec
         _check_parallel_study(url)
 
 
+@pytest.mark.slow
 def test_sigkilled_worker_leaves_a_resumable_study_and_its_trial_fails_then_is_retried(data_project):
     root = data_project({"epochs": 200})  # a trial far longer than the test waits
     url = f"sqlite:///{root}/optuna.db"
