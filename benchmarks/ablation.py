@@ -74,12 +74,8 @@ def train_once(
     train_set, names = load_split("classify", source)
     val_set, _ = load_split("classify", paths.split_file("classify", "val"))
     data = ArrayDataModule(train_set, val_set, names, settings["batch_size"], seed)
-    task = ClassificationTask.for_data(
-        params.arch_of(model),
-        data,
-        {**params.entry(model).options, **options},
-        TrainParams.model_validate(settings),
-        params.evaluate,
+    task = ClassificationTask.build(
+        params, model, data, {**params.entry(model).options, **options}, TrainParams.model_validate(settings)
     )
     with tempfile.TemporaryDirectory() as scratch:
         trainer = build_trainer(

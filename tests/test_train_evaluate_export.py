@@ -17,10 +17,10 @@ import yaml
 from conftest import REPO, TINY, merge
 from dlpipe import tracking
 from dlpipe.config import TrackingParams, load_params
+from dlpipe.errors import ExportError
 from dlpipe.evaluation.outputs import predict_outputs, split_inputs
 from dlpipe.models.checkpoint import load_model
 from dlpipe.stages import augment, evaluate, export, split, train
-from dlpipe.stages.export import ExportError
 
 
 def _pipeline(root: Path, overrides: dict | None = None) -> None:

@@ -11,3 +11,11 @@ class ConfigError(DlpipeError):
 
 class DataError(DlpipeError):
     """Input data is missing, unreadable or inconsistent."""
+
+
+class ExportError(DlpipeError):
+    """An exported model does not reproduce the eager model."""
+
+
+class TuneError(DlpipeError):
+    """A study could not be opened or a worker failed."""

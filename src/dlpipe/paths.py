@@ -28,6 +28,8 @@ TRAIN_SUMMARY = "train.json"
 EXPORT_SUMMARY = "export.json"
 HISTORY_CSV = "history.csv"
 HISTORY_PNG = "history.png"
+DIAGNOSIS_JSON = "diagnosis.json"
+DIAGNOSIS_MD = "diagnosis.md"
 
 
 def split_dir(family: str) -> Path:

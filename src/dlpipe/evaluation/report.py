@@ -49,22 +49,26 @@ def diagnosis(params: Params, family: str, scored: dict[str, dict[str, float]]) 
     return found, error_name
 
 
+def diagnosis_metrics(found: dict) -> dict[str, float]:
+    """The diagnosis as MLflow metrics: each split's error and each gap."""
+    logged = {
+        f"diagnosis.{split}_error": value for split, value in found["errors"].items() if value is not None
+    }
+    logged.update({f"diagnosis.{gap.replace(' ', '_')}": value for gap, value in found["gaps"].items()})
+    return logged
+
+
 def publish(params: Params, name: str, metrics: dict, found: dict, error_name: str, files: list[str]) -> None:
     """metrics.json, diagnosis.{json,md} and the family's ``files`` (already written) to the
     entry's report folder and its MLflow run."""
     report_dir = paths.report_dir(name)
-    disk.write_json(report_dir / "diagnosis.json", found)
-    disk.write_text(report_dir / "diagnosis.md", to_markdown(name, error_name, found))
+    disk.write_json(report_dir / paths.DIAGNOSIS_JSON, found)
+    disk.write_text(report_dir / paths.DIAGNOSIS_MD, to_markdown(name, error_name, found))
     disk.write_json(report_dir / paths.METRICS, metrics)
     run_id = tracking.read_run_id(name)
     logged = {f"test_{key}": value for key, value in metrics.items()}
-    for split, value in found["errors"].items():
-        if value is not None:
-            logged[f"diagnosis.{split}_error"] = value
-    for gap, value in found["gaps"].items():
-        logged[f"diagnosis.{gap.replace(' ', '_')}"] = value
-    tracking.log_metrics(params.tracking, run_id, logged)
+    tracking.log_metrics(params.tracking, run_id, {**logged, **diagnosis_metrics(found)})
     mlflow_client = tracking.client(params.tracking)
     mlflow_client.set_tag(run_id, "diagnosis", found["dominant"])
-    for file in (paths.METRICS, "diagnosis.json", "diagnosis.md", *files):
+    for file in (paths.METRICS, paths.DIAGNOSIS_JSON, paths.DIAGNOSIS_MD, *files):
         mlflow_client.log_artifact(run_id, str(report_dir / file), "evaluation")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import torchvision
 from torch import Tensor, nn
 
+from dlpipe.models.init import initialize
 from dlpipe.models.layers import replace_first_conv, scaled
-from dlpipe.training.init import initialize
 
 IMAGENET_SIZE = 224
 

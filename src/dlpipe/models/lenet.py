@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from dlpipe.training.init import initialize
+from dlpipe.models.init import initialize
 
 
 class LeNet5(nn.Module):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from dlpipe.training.init import initialize
+from dlpipe.models.init import initialize
 
 
 class LogisticRegression(nn.Module):

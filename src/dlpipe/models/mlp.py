@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from dlpipe.models.init import initialize
 from dlpipe.models.layers import activation_layer, default_init
-from dlpipe.training.init import initialize
 
 
 class MLP(nn.Module):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from dlpipe.models.init import initialize
 from dlpipe.models.layers import scaled
-from dlpipe.training.init import initialize
 
 
 def conv_bn_relu(in_channels: int, out_channels: int, kernel: int) -> nn.Sequential:

@@ -12,8 +12,8 @@ import torchvision
 from torch import Tensor, nn
 from torchvision.models.vgg import cfgs, make_layers
 
+from dlpipe.models.init import initialize
 from dlpipe.models.layers import replace_first_conv, scaled
-from dlpipe.training.init import initialize
 
 IMAGENET_SIZE = 224
 

@@ -17,14 +17,10 @@ import torch
 
 from dlpipe import champion, disk, formats, paths, tracking
 from dlpipe.config import Params
-from dlpipe.errors import DlpipeError
+from dlpipe.errors import ExportError
 from dlpipe.evaluation.outputs import predict_outputs, split_inputs
 from dlpipe.models.checkpoint import load_model
 from dlpipe.tasks import FAMILIES
-
-
-class ExportError(DlpipeError):
-    """An exported model does not reproduce the eager model."""
 
 
 def _log_to_mlflow(

@@ -14,7 +14,7 @@ import lightning.pytorch as pl
 import torch
 from torch import Tensor
 
-from dlpipe.config import TrainParams
+from dlpipe.config import Params, TrainParams
 from dlpipe.errors import ConfigError
 from dlpipe.models.checkpoint import SPEC_KEYS
 from dlpipe.models.registry import build_model
@@ -50,6 +50,32 @@ class Task(pl.LightningModule):
             self.model, self.train_params.keep_prob
         ):
             raise ConfigError(f"params.yaml: train.keep_prob is set, but {arch} has no dropout layer")
+
+    @classmethod
+    def build(cls, params: Params, name: str, data: Any, options: dict[str, Any], train: TrainParams) -> Task:
+        """Entry ``name``'s task sized for ``data`` (an ArrayDataModule), with ``options`` and
+        ``train`` (the entry's own, or a tuning trial's)."""
+        channels, size, _ = data.input_shape
+        return cls(
+            arch=params.arch_of(name),
+            in_channels=channels,
+            outputs=cls.outputs_for(data.names),
+            image_size=size,
+            names=data.names,
+            options=options,
+            train=train.model_dump(),
+            **cls.settings(params, data.names),
+        )
+
+    @staticmethod
+    def outputs_for(names: list[str]) -> int:
+        """The width of the network's last layer for these classes (or points)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def settings(params: Params, names: list[str]) -> dict[str, Any]:
+        """The family's own keyword arguments, read from params."""
+        return {}
 
     @property
     def spec(self) -> dict[str, Any]:

@@ -20,16 +20,12 @@ from optuna.trial import TrialState
 
 from dlpipe import tracking
 from dlpipe.config import Params, TuneParams
-from dlpipe.errors import DlpipeError
+from dlpipe.errors import TuneError
 from dlpipe.tuning.objective import Objective, tuning_tracking
 
 ENV_STORAGE = "DLPIPE_TUNE_STORAGE"
 PARENT_RUN_ATTR = "mlflow_parent_run_id"
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-
-
-class TuneError(DlpipeError):
-    """A study could not be opened or a worker failed."""
 
 
 def storage_url(tune: TuneParams, override: str | None = None) -> str:

@@ -24,7 +24,7 @@ import numpy as np
 
 from dlpipe import disk, paths, tracking
 from dlpipe.config import Params
-from dlpipe.evaluation import plots
+from dlpipe.evaluation import plots, report
 from dlpipe.evaluation.diagnosis import diagnose, to_markdown
 from dlpipe.evaluation.metrics import (
     class_weight_vector,
@@ -40,7 +40,7 @@ from dlpipe.models.checkpoint import load_model
 
 ERROR_OF = {"accuracy": "error_rate", "weighted_error": "weighted_error", "cost_error": "cost_error"}
 ARTIFACTS = (
-    "metrics.json",
+    paths.METRICS,
     "per_class.json",
     "per_class.png",
     "predictions.csv",
@@ -48,8 +48,8 @@ ARTIFACTS = (
     "calibration.csv",
     "reliability.png",
     "worst.png",
-    "diagnosis.json",
-    "diagnosis.md",
+    paths.DIAGNOSIS_JSON,
+    paths.DIAGNOSIS_MD,
 )
 
 
@@ -104,12 +104,7 @@ def _log_to_mlflow(params: Params, name: str, summary: dict, per_class: dict, di
     for class_name, scores in per_class.items():
         logged[f"test_precision.{class_name}"] = scores["precision"]
         logged[f"test_recall.{class_name}"] = scores["recall"]
-    for split, value in diagnosis["errors"].items():
-        if value is not None:
-            logged[f"diagnosis.{split}_error"] = value
-    for gap, value in diagnosis["gaps"].items():
-        logged[f"diagnosis.{gap.replace(' ', '_')}"] = value
-    tracking.log_metrics(params.tracking, run_id, logged)
+    tracking.log_metrics(params.tracking, run_id, {**logged, **report.diagnosis_metrics(diagnosis)})
     mlflow_client = tracking.client(params.tracking)
     # The evaluate settings (TTA, weights, costs...) are tags, not params: evaluate may run
     # again on the same training run with other settings, and MLflow params cannot change.
@@ -179,9 +174,9 @@ def run(params: Params, name: str) -> None:
         report_dir / "worst.png",
         name,
     )
-    disk.write_json(report_dir / "diagnosis.json", diagnosis)
+    disk.write_json(report_dir / paths.DIAGNOSIS_JSON, diagnosis)
     disk.write_text(
-        report_dir / "diagnosis.md", to_markdown(name, ERROR_OF[settings.primary_metric], diagnosis)
+        report_dir / paths.DIAGNOSIS_MD, to_markdown(name, ERROR_OF[settings.primary_metric], diagnosis)
     )
     disk.write_json(report_dir / paths.METRICS, summary)
     _log_to_mlflow(params, name, summary, per_class, diagnosis)

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from dlpipe.config import Params, TrainParams
+from dlpipe.config import Params
 from dlpipe.errors import ConfigError
 from dlpipe.evaluation.metrics import selection_costs
 from dlpipe.training import mixup
@@ -42,18 +42,13 @@ class ClassificationTask(Task):
 
     def __init__(
         self,
-        arch: str,
-        in_channels: int,
-        outputs: int,
-        image_size: int,
-        names: list[str],
-        options: dict[str, Any],
-        train: dict[str, Any],
+        *args: Any,
         class_weights: list[float] | None = None,
         costs: list[list[float]] | None = None,
-        **extra: Any,
+        **kwargs: Any,
     ):
-        super().__init__(arch, in_channels, outputs, image_size, names, options, train)
+        super().__init__(*args, **kwargs)
+        names, arch = self.hparams.names, self.hparams.arch
         self.num_classes = len(names)
         # The validation split's weighted and cost errors, the candidates for evaluate.primary_metric.
         classes = max(self.num_classes, 2)
@@ -67,28 +62,14 @@ class ClassificationTask(Task):
                 f"params.yaml: train.manifold_mixup_alpha is set, but {arch} has no hidden layer to mix at"
             )
 
-    @classmethod
-    def build(
-        cls, params: Params, name: str, data: Any, options: dict[str, Any], train: TrainParams
-    ) -> ClassificationTask:
-        """The entry's task sized for ``data`` (an ArrayDataModule), whose validation computes
-        the same weighted and cost errors as evaluate."""
-        return cls.for_data(params.arch_of(name), data, options, train, params.evaluate)
+    @staticmethod
+    def outputs_for(names: list[str]) -> int:
+        return len(names)  # one logit per class
 
-    @classmethod
-    def for_data(cls, arch: str, data: Any, options: dict[str, Any], train, evaluate) -> ClassificationTask:
-        channels, size, _ = data.input_shape
-        classes = len(data.names)
-        return cls(
-            arch=arch,
-            in_channels=channels,
-            outputs=classes,
-            image_size=size,
-            names=data.names,
-            options=options,
-            train=train.model_dump(),
-            **selection_costs(evaluate, data.names),
-        )
+    @staticmethod
+    def settings(params: Params, names: list[str]) -> dict[str, Any]:
+        """The validation computes the same weighted and cost errors as evaluate."""
+        return selection_costs(params.evaluate, names)
 
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
         return classification_loss(outputs, targets, self.train_params.label_smoothing)

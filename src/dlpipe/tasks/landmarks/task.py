@@ -8,7 +8,7 @@ from typing import Any
 from torch import Tensor
 from torch.nn import functional as F
 
-from dlpipe.config import Params, TrainParams
+from dlpipe.config import Params
 from dlpipe.tasks.landmarks.points import score_sums, scores
 from dlpipe.training.module import Task
 
@@ -17,36 +17,17 @@ class LandmarkTask(Task):
     family = "landmarks"
     metrics = ("nme", "pck")
 
-    def __init__(
-        self,
-        arch: str,
-        in_channels: int,
-        outputs: int,
-        image_size: int,
-        names: list[str],
-        options: dict[str, Any],
-        train: dict[str, Any],
-        pck_threshold: float = 0.05,
-        **extra: Any,
-    ):
-        super().__init__(arch, in_channels, outputs, image_size, names, options, train)
+    def __init__(self, *args: Any, pck_threshold: float = 0.05, **kwargs: Any):
+        super().__init__(*args, **kwargs)
         self.pck_threshold = pck_threshold
 
-    @classmethod
-    def build(
-        cls, params: Params, name: str, data: Any, options: dict[str, Any], train: TrainParams
-    ) -> LandmarkTask:
-        channels, size, _ = data.input_shape
-        return cls(
-            arch=params.arch_of(name),
-            in_channels=channels,
-            outputs=2 * len(data.names),
-            image_size=size,
-            names=data.names,
-            options=options,
-            train=train.model_dump(),
-            pck_threshold=params.landmarks.pck_threshold,
-        )
+    @staticmethod
+    def outputs_for(names: list[str]) -> int:
+        return 2 * len(names)  # (x, y) of each point
+
+    @staticmethod
+    def settings(params: Params, names: list[str]) -> dict[str, Any]:
+        return {"pck_threshold": params.landmarks.pck_threshold}
 
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
         """Squared error summed over the 2K coordinates, averaged over the images."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from torch import Tensor
 
-from dlpipe.config import Params, TrainParams
+from dlpipe.config import Params
 from dlpipe.tasks.localize.boxes import localization_loss, score_sums, scores
 from dlpipe.training.module import Task
 
@@ -16,36 +16,17 @@ class LocalizationTask(Task):
     family = "localize"
     metrics = ("object_acc", "class_acc", "mean_iou", "iou50")
 
-    def __init__(
-        self,
-        arch: str,
-        in_channels: int,
-        outputs: int,
-        image_size: int,
-        names: list[str],
-        options: dict[str, Any],
-        train: dict[str, Any],
-        box_weight: float = 5.0,
-        **extra: Any,
-    ):
-        super().__init__(arch, in_channels, outputs, image_size, names, options, train)
+    def __init__(self, *args: Any, box_weight: float = 5.0, **kwargs: Any):
+        super().__init__(*args, **kwargs)
         self.box_weight = box_weight
 
-    @classmethod
-    def build(
-        cls, params: Params, name: str, data: Any, options: dict[str, Any], train: TrainParams
-    ) -> LocalizationTask:
-        channels, size, _ = data.input_shape
-        return cls(
-            arch=params.arch_of(name),
-            in_channels=channels,
-            outputs=5 + len(data.names),
-            image_size=size,
-            names=data.names,
-            options=options,
-            train=train.model_dump(),
-            box_weight=params.localize.box_weight,
-        )
+    @staticmethod
+    def outputs_for(names: list[str]) -> int:
+        return 5 + len(names)  # p_c, the box, one logit per class
+
+    @staticmethod
+    def settings(params: Params, names: list[str]) -> dict[str, Any]:
+        return {"box_weight": params.localize.box_weight}
 
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
         return localization_loss(outputs, targets, self.box_weight)
