@@ -381,7 +381,7 @@ class LandmarksData(Section):
 
     source: Literal["cards", "csv"] = "cards"
     path: str | None = Field(default=None, validate_default=True)  # csv: image,x1,y1,...,xK,yK
-    images: Annotated[int, Field(ge=20)] = 2000  # cards: how many to make
+    images: Annotated[int, Field(ge=20)] = 8000  # cards: how many to make
     image_size: Annotated[int, Field(ge=16, le=1024)] = 64
     ratios: Ratios = Ratios()
     seed: int = 42
