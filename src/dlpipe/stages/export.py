@@ -2,7 +2,7 @@
 
 The ONNX graph has one input, ``images``, and one output named by the entry's
 family (``logits``, ``outputs``, ``points``). Fails (and writes nothing) when
-ONNX and eager outputs differ by more than ``formats.max_abs_diff`` on the
+ONNX and eager outputs differ by more than ``export.max_abs_diff`` on the
 family's test split; otherwise logs the ONNX model with its signature to the
 training run and registers it.
 """
@@ -73,7 +73,7 @@ def run(params: Params, name: str) -> None:
         if worst > params.export.max_abs_diff:
             raise ExportError(
                 f"export@{name}: exported outputs differ from eager by {worst:.3g} "
-                f"(formats.max_abs_diff is {params.export.max_abs_diff:g})"
+                f"(export.max_abs_diff is {params.export.max_abs_diff:g})"
             )
         single, one = x[:1], x[:1].numpy()
         with torch.inference_mode():
