@@ -14,8 +14,10 @@ import pytest
 import torch
 
 from conftest import cpu_env, run_cli
+from dlpipe import tracking
 from dlpipe.config import load_params
-from dlpipe.stages import augment, split
+from dlpipe.data.datamodule import ArrayDataModule
+from dlpipe.stages import augment, split, train
 
 EPOCHS = 12
 
@@ -78,15 +80,39 @@ def test_sigkilled_training_resumes_from_its_last_checkpoint(project):
     assert not (root / ".dlpipe/resume/lenet5").exists()
 
 
-def test_changed_params_start_over_instead_of_resuming(project):
-    root = project({"train": {"epochs": 2}, "augment": {"copies": 0}})
+class _Interrupted(Exception):
+    pass
+
+
+def test_changed_lr_starts_over_in_a_new_mlflow_run_instead_of_resuming(project, monkeypatch, capsys):
+    root = project({"train": {"epochs": 1, "lr": 0.003}, "augment": {"copies": 0}})
     split.run(load_params())
     augment.run(load_params())
-    stale = root / ".dlpipe/resume/lenet5"
-    (stale / "checkpoints").mkdir(parents=True)
-    (stale / "checkpoints/last.ckpt").write_bytes(b"from another configuration")
-    (stale / "state.json").write_text(json.dumps({"fingerprint": "other", "run_id": "x"}))
-    result = run_cli("train", "lenet5", cwd=root)
-    assert result.returncode == 0, result.stderr
-    assert "resuming" not in result.stdout
-    assert "epoch 1/2" in result.stdout
+
+    # A run stopped after its last checkpoint and before it published: a valid resume state.
+    def interrupted(*args, **kwargs):
+        raise _Interrupted
+
+    with monkeypatch.context() as patch:
+        patch.setattr(train, "_publish", interrupted)
+        with pytest.raises(_Interrupted):
+            train.run(load_params(), "lenet5")
+    resume = root / ".dlpipe/resume/lenet5"
+    first_run = json.loads((resume / "state.json").read_text())["run_id"]
+    # Unchanged params would resume it (the control): the checkpoint after epoch 1 is valid.
+    inputs = ArrayDataModule.inputs("classify")
+    same = train._resume_state(resume, train.fingerprint(load_params(), "lenet5", inputs))
+    assert same is not None and same["run_id"] == first_run and same["epochs_done"] == 1
+    capsys.readouterr()
+
+    project({"train": {"epochs": 1, "lr": 0.001}, "augment": {"copies": 0}})
+    train.run(load_params(), "lenet5")
+    out = capsys.readouterr().out
+    assert "resuming" not in out
+    assert "epoch 1/1" in out  # trained again from the first epoch
+    second_run = json.loads((root / "models/lenet5/run.json").read_text())["run_id"]
+    assert second_run != first_run
+    client = tracking.client(load_params().tracking)
+    assert client.get_run(second_run).data.params["train.lr"] == "0.001"
+    assert client.get_run(first_run).data.params["train.lr"] == "0.003"  # the old run is left as it was
+    assert not resume.exists()

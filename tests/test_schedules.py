@@ -113,13 +113,70 @@ def test_momentum_and_nesterov_follow_their_update_rules():
     assert torch.allclose(_one_step("sgd", momentum=0.9, nesterov=True), w1 - 0.1 * (2 * w1 + 0.9 * v2))
 
 
-def test_adam_and_rmsprop_take_their_betas_from_params():
-    params = TrainParams.model_validate({"optimizer": "adam", "beta1": 0.8, "beta2": 0.99, "eps": 1e-6})
-    adam = build_optimizer(params, [torch.nn.Parameter(torch.zeros(1))])
-    assert isinstance(adam, torch.optim.Adam) and adam.defaults["betas"] == (0.8, 0.99)
-    rmsprop = build_optimizer(
-        params.model_copy(update={"optimizer": "rmsprop"}), [torch.nn.Parameter(torch.zeros(1))]
+W0, LR_STEP = (1.0, -2.0), 0.1
+
+
+def _gradient(w: list[float]) -> list[float]:
+    return [2 * x for x in w]  # of sum(w**2), as _one_step computes it
+
+
+def _adam_by_hand(
+    beta1: float, beta2: float, eps: float, decay: float = 0.0, decoupled: bool = False
+) -> list[float]:
+    """Two Adam steps: m = b1 m + (1-b1) g, v = b2 v + (1-b2) g^2, w -= lr m^ / (sqrt(v^) + eps),
+    with m^ = m / (1 - b1^t) and v^ = v / (1 - b2^t). Weight decay: Adam adds decay * w to g;
+    AdamW (decoupled) first shrinks w by (1 - lr * decay)."""
+    w, m, v = list(W0), [0.0, 0.0], [0.0, 0.0]
+    for t in (1, 2):
+        g = _gradient(w)
+        if decoupled:
+            w = [x * (1 - LR_STEP * decay) for x in w]
+        else:
+            g = [gi + decay * x for gi, x in zip(g, w, strict=True)]
+        m = [beta1 * mi + (1 - beta1) * gi for mi, gi in zip(m, g, strict=True)]
+        v = [beta2 * vi + (1 - beta2) * gi**2 for vi, gi in zip(v, g, strict=True)]
+        w = [
+            x - LR_STEP * (mi / (1 - beta1**t)) / (math.sqrt(vi / (1 - beta2**t)) + eps)
+            for x, mi, vi in zip(w, m, v, strict=True)
+        ]
+    return w
+
+
+def _rmsprop_by_hand(beta2: float, eps: float) -> list[float]:
+    """Two RMSprop steps: s = b2 s + (1-b2) g^2, w -= lr g / (sqrt(s) + eps)."""
+    w, s = list(W0), [0.0, 0.0]
+    for _ in (1, 2):
+        g = _gradient(w)
+        s = [beta2 * si + (1 - beta2) * gi**2 for si, gi in zip(s, g, strict=True)]
+        w = [x - LR_STEP * gi / (math.sqrt(si) + eps) for x, gi, si in zip(w, g, s, strict=True)]
+    return w
+
+
+# eps 0.5 is far from its default so that it visibly changes the step
+BETAS = {"beta1": 0.8, "beta2": 0.99, "eps": 0.5}
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw"])
+def test_adam_and_adamw_follow_the_adam_update_with_betas_and_eps_from_params(optimizer):
+    expected = _adam_by_hand(0.8, 0.99, 0.5)
+    assert _one_step(optimizer, **BETAS).tolist() == pytest.approx(expected, rel=1e-5)
+    # eps moves the result: the same steps with the default eps differ
+    assert _one_step(optimizer, beta1=0.8, beta2=0.99).tolist() == pytest.approx(
+        _adam_by_hand(0.8, 0.99, 1e-8), rel=1e-5
     )
-    assert isinstance(rmsprop, torch.optim.RMSprop) and rmsprop.defaults["alpha"] == 0.99
-    # Adam's first step moves every weight by lr (bias-corrected m / sqrt(v) = sign(g)).
-    assert torch.allclose(_one_step("adam")[0:1], torch.tensor([1.0 - 0.1 - 0.1]), atol=1e-3)
+    assert expected != pytest.approx(_adam_by_hand(0.8, 0.99, 1e-8), rel=1e-3)
+
+
+def test_rmsprop_decays_squared_gradients_by_beta2_and_adds_eps():
+    assert _one_step("rmsprop", **BETAS).tolist() == pytest.approx(_rmsprop_by_hand(0.99, 0.5), rel=1e-5)
+    assert _one_step("rmsprop", beta2=0.9, eps=1e-8).tolist() == pytest.approx(
+        _rmsprop_by_hand(0.9, 1e-8), rel=1e-5
+    )
+
+
+def test_adam_adds_weight_decay_to_the_gradient_and_adamw_decouples_it():
+    adam = _one_step("adam", **BETAS, weight_decay=0.5).tolist()
+    adamw = _one_step("adamw", **BETAS, weight_decay=0.5).tolist()
+    assert adam == pytest.approx(_adam_by_hand(0.8, 0.99, 0.5, decay=0.5), rel=1e-5)
+    assert adamw == pytest.approx(_adam_by_hand(0.8, 0.99, 0.5, decay=0.5, decoupled=True), rel=1e-5)
+    assert adam != pytest.approx(adamw, rel=1e-3)

@@ -6,7 +6,9 @@ import json
 
 import pytest
 import torch
+import yaml
 
+from conftest import REPO
 from dlpipe.config import load_params
 from dlpipe.data.datamodule import ArrayDataModule
 from dlpipe.data.tensors import ArrayDataset
@@ -90,15 +92,35 @@ def test_torchvision_weights_in_the_cache_are_used(monkeypatch, tmp_path):
     assert torch.equal(model.layer1[0].conv1.weight, reference.layer1[0].conv1.weight)
 
 
-def test_transfer_stage_records_both_results(project):
-    root = project()
+def test_fine_tuning_beats_scratch_on_the_shipped_setting_and_leaves_frozen_weights_intact(
+    project, monkeypatch
+):
+    shipped = yaml.safe_load((REPO / "params.yaml").read_text())["transfer"]
+    root = project({"transfer": shipped})  # not the tiny epochs of the other tests
     split.run(load_params())
+    fitted = []  # (task, weights before, weights after) of each fit: pretrain, fine-tune, scratch
+    fit = transfer._fit
+
+    def recording_fit(params, task, train, val):
+        before = {k: v.detach().clone() for k, v in task.model.state_dict().items()}
+        fit(params, task, train, val)
+        fitted.append((task, before, {k: v.detach().clone() for k, v in task.model.state_dict().items()}))
+
+    monkeypatch.setattr(transfer, "_fit", recording_fit)
     transfer.run(load_params())
     metrics = json.loads((root / "reports/transfer/metrics.json").read_text())
     assert metrics["source_classes"] == ["0", "1", "2", "3", "4"]
     assert metrics["target_classes"] == ["5", "6", "7", "8", "9"]
     assert metrics["target_train_examples"] == 25
     assert metrics["frozen_blocks"] == ["features"]
+    assert metrics["finetuned_test_accuracy"] > metrics["scratch_test_accuracy"]
+
+    (_, _, pretrained), (finetuned, before, after), _ = fitted
+    frozen = [key for key in before if key.startswith("features.")]
+    assert frozen and finetuned.frozen_blocks == ["features"]
+    for key in frozen:  # byte for byte: the pretrained features, untouched by fine-tuning
+        assert after[key].numpy().tobytes() == before[key].numpy().tobytes(), key
+        assert after[key].numpy().tobytes() == pretrained[key].numpy().tobytes(), key
     assert metrics["frozen_weights_unchanged"] is True
-    for key in ("source_test_accuracy", "finetuned_test_accuracy", "scratch_test_accuracy"):
-        assert 0.0 <= metrics[key] <= 1.0
+    head = [key for key in before if key.startswith("classifier.7.")]
+    assert head and all(not torch.equal(before[key], after[key]) for key in head)  # the head learnt

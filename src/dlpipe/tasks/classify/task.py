@@ -23,7 +23,7 @@ def classification_loss(logits: Tensor, targets: Tensor, label_smoothing: float)
     ``targets`` are class indices, or rows of class probabilities (mixup's soft targets).
     """
     if logits.shape[1] == 1:
-        positive = targets[:, 1] if targets.ndim == 2 else targets.to(logits.dtype)
+        positive = (targets[:, 1] if targets.ndim == 2 else targets).to(logits.dtype)
         target = positive * (1 - label_smoothing) + 0.5 * label_smoothing
         return F.binary_cross_entropy_with_logits(logits[:, 0], target)
     return F.cross_entropy(logits, targets, label_smoothing=label_smoothing)
