@@ -1,8 +1,10 @@
 """Ablation on digits: each training technique on and off, over several seeds, for one model.
 
 Every variant changes one thing against the baseline (the shipped params.yaml
-recipe for the model) and is trained from scratch with each seed; test
-accuracy and weighted error are reported as mean ± std. Test-time
+recipe for the model) and is trained from scratch with each seed; each run is
+scored with the checkpoint the pipeline would keep (its best epoch on
+``evaluate.primary_metric``, as train@NAME's ModelCheckpoint picks it), and
+test accuracy and weighted error are reported as mean ± std. Test-time
 augmentation and the ensemble reuse the baseline's models. Prints a Markdown
 table and writes benchmarks/results/ablation.json.
 
@@ -22,6 +24,8 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import numpy as np
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 
 from dlpipe import paths
 from dlpipe.config import Params, TrainParams, load_params
@@ -42,7 +46,7 @@ VARIANTS: dict[str, tuple[dict, dict, bool]] = {
     "no label smoothing": ({"label_smoothing": 0.0}, {}, True),
     "no weight decay": ({"weight_decay": 0.0}, {}, True),
     "explicit L2 (λ=1) instead of weight decay": ({"weight_decay": 0.0, "l2_penalty": 1.0}, {}, True),
-    "dropout keep_prob 0.7": ({}, {"dropout": 0.3}, True),
+    "dropout keep_prob 0.7": ({"keep_prob": 0.7}, {}, True),
     "batch norm": ({}, {"batch_norm": True}, True),
     "mixup α=0.2": ({"mixup_alpha": 0.2}, {}, True),
     "manifold mixup α=2": ({"manifold_mixup_alpha": 2.0}, {}, True),
@@ -66,7 +70,8 @@ VARIANTS: dict[str, tuple[dict, dict, bool]] = {
 def train_once(
     params: Params, model: str, seed: int, train: dict, options: dict, augmented: bool, epochs: int
 ):
-    """Train one variant with one seed; return the model, in eval mode."""
+    """Train one variant with one seed; return the model of its best epoch on the primary metric
+    (the checkpoint train@NAME keeps), in eval mode."""
     settings = {**params.train_for(model).model_dump(), **train, "seed": seed, "epochs": epochs}
     settings.update(accelerator="cpu", devices=1)
     pl.seed_everything(seed, workers=True, verbose=False)
@@ -77,12 +82,22 @@ def train_once(
     task = ClassificationTask.build(
         params, model, data, {**params.entry(model).options, **options}, TrainParams.model_validate(settings)
     )
+    monitor, mode = params.monitor("classify")  # as train@NAME's ModelCheckpoint
     with tempfile.TemporaryDirectory() as scratch:
+        best = ModelCheckpoint(dirpath=scratch, filename="best", monitor=monitor, mode=mode)
         trainer = build_trainer(
-            task.train_params, logger=False, callbacks=[], batches_per_epoch=1, root_dir=Path(scratch)
+            task.train_params,
+            logger=False,
+            callbacks=[best],
+            batches_per_epoch=1,
+            root_dir=Path(scratch),
+            primary_monitor=monitor,
         )
         trainer.fit(task, datamodule=data)
-    return task.model.eval()
+        checkpoint = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
+    best_task = ClassificationTask(**checkpoint["hyper_parameters"])
+    best_task.load_state_dict(checkpoint["state_dict"])
+    return best_task.model.eval()
 
 
 def scores(probabilities: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
@@ -143,7 +158,10 @@ def main() -> None:
         summarise(f"ensemble of the {args.seeds} baseline seeds", [scores(averaged, labels, weights)])
     )
 
-    print(f"\n{args.model} on digits, {args.epochs} epochs, seeds 0..{args.seeds - 1}\n")
+    print(
+        f"\n{args.model} on digits, {args.epochs} epochs, seeds 0..{args.seeds - 1}, "
+        f"each run scored at its best {params.monitor('classify')[0]}\n"
+    )
     print("| variant | runs | test accuracy | weighted error |")
     print("|---|---:|---:|---:|")
     for row in rows:
@@ -156,6 +174,7 @@ def main() -> None:
         "model": args.model,
         "epochs": args.epochs,
         "seeds": args.seeds,
+        "checkpoint": f"best {params.monitor('classify')[0]}",
         "class_weights": params.evaluate.class_weights,
         "seconds": round(time.perf_counter() - started, 1),
         "rows": rows,

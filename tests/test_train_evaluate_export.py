@@ -15,11 +15,12 @@ import torch
 import yaml
 
 from conftest import REPO, TINY, merge
-from dlpipe import tracking
+from dlpipe import formats, tracking
 from dlpipe.config import TrackingParams, load_params
 from dlpipe.errors import ExportError
 from dlpipe.evaluation.outputs import predict_outputs, split_inputs
 from dlpipe.models.checkpoint import load_model
+from dlpipe.models.registry import ARCHITECTURES, build_model
 from dlpipe.stages import augment, evaluate, export, split, train
 
 
@@ -105,7 +106,10 @@ def test_mlflow_run_holds_params_metrics_artifacts_and_model(inside: Path):
     assert run.data.params["train.lr"] == "0.003"
     assert run.data.metrics["test_accuracy"] == metrics["accuracy"]
     assert run.data.metrics["test_weighted_error"] == metrics["weighted_error"]
-    assert [m.step for m in client.get_metric_history(run_id, "val_acc")] != []
+    with open(inside / "reports/models/lenet5/history.csv") as handle:
+        val_acc = [float(row["val_acc"]) for row in csv.DictReader(handle)]
+    logged = sorted(client.get_metric_history(run_id, "val_acc"), key=lambda m: m.step)
+    assert [m.value for m in logged] == pytest.approx(val_acc, abs=1e-6)  # one value an epoch
     steps_per_epoch = -(-2 * 1077 // 64)  # originals + one augmented copy, batch 64
     lrs = sorted(client.get_metric_history(run_id, "lr"), key=lambda m: m.step)
     assert [m.step for m in lrs] == list(range(2 * steps_per_epoch))  # the lr of every step
@@ -122,20 +126,42 @@ def test_mlflow_run_holds_params_metrics_artifacts_and_model(inside: Path):
     x, _, _ = split_inputs("classify", "test")
     predicted = model.predict(x[:8].numpy())
     logits = predicted["logits"] if isinstance(predicted, dict) else np.asarray(predicted)
-    assert logits.shape == (8, 10)
+    eager, _ = load_model(inside / "models/lenet5/model.pt")  # the registered model is model.pt
+    np.testing.assert_allclose(logits, predict_outputs(eager, x[:8]), atol=1e-4)
+    with open(inside / "reports/models/lenet5/predictions.csv") as handle:
+        recorded = [int(row["predicted"]) for row in csv.DictReader(handle)][:8]
+    assert np.asarray(logits).argmax(axis=1).tolist() == recorded
 
 
 def test_exported_models_match_eager_and_predictions(inside: Path):
     report = json.loads((inside / "reports/models/lenet5/export.json").read_text())
-    assert report["onnx_max_abs_diff"] <= 1e-4
-    assert report["pt2_max_abs_diff"] <= 1e-4
-    assert report["onnx_latency_ms"] > 0 and report["eager_latency_ms"] > 0
     x, _, _ = split_inputs("classify", "test")
+    eager = predict_outputs(load_model(inside / "models/lenet5/model.pt")[0], x)
     session = onnxruntime.InferenceSession(str(inside / "models/lenet5/model.onnx"))
-    onnx_labels = session.run(None, {"images": x.numpy()})[0].argmax(axis=1)
+    onnx_logits = session.run(None, {"images": x.numpy()})[0]
     program = torch.export.load(str(inside / "models/lenet5/model.pt2"))
     with torch.inference_mode():
-        program_labels = program.module()(x).argmax(dim=1).numpy()
+        program_logits = program.module()(x).numpy()
+    # The report's differences are the ones the shipped files give, over the whole test set.
+    assert set(report) == {
+        "onnx_max_abs_diff",
+        "pt2_max_abs_diff",
+        "threshold",
+        "test_examples",
+        "eager_latency_ms",
+        "onnx_latency_ms",
+        "onnx_speedup",
+    }
+    assert report["threshold"] == 1e-4 and report["test_examples"] == 360
+    # rounded to 6 decimals in the report: equal within half of its last digit
+    assert report["onnx_max_abs_diff"] == pytest.approx(np.abs(onnx_logits - eager).max(), abs=6e-7)
+    assert report["pt2_max_abs_diff"] == pytest.approx(np.abs(program_logits - eager).max(), abs=6e-7)
+    assert max(report["onnx_max_abs_diff"], report["pt2_max_abs_diff"]) <= 1e-4
+    assert report["onnx_speedup"] == pytest.approx(
+        report["eager_latency_ms"] / report["onnx_latency_ms"], rel=1e-3
+    )
+    onnx_labels = onnx_logits.argmax(axis=1)
+    program_labels = program_logits.argmax(axis=1)
     with open(inside / "reports/models/lenet5/predictions.csv") as handle:
         recorded = [int(row["predicted"]) for row in csv.DictReader(handle)]
     assert onnx_labels.tolist() == recorded
@@ -155,3 +181,45 @@ def test_export_beyond_tolerance_fails_and_writes_nothing(inside: Path, tmp_path
     finally:
         (tmp_path / "model.onnx").rename(inside / "models/lenet5/model.onnx")
         (tmp_path / "export.json").rename(inside / "reports/models/lenet5/export.json")
+
+
+# Each architecture at a tiny width (fast to export, the same layers as the shipped one).
+TINY_OPTIONS = {
+    "mlp_shallow": {"hidden": 8},
+    "mlp_deep": {"hidden": [8, 8]},
+    "alexnet": {"width": 0.125},
+    "vgg16": {"width": 0.125},
+    "vgg16_bn": {"width": 0.125},
+    "resnet20": {"width": 0.25},
+    "resnet56": {"width": 0.25},
+    "resnet18": {"width": 0.125},
+    "nin": {"width": 0.125},
+}
+
+
+# The deepest graphs take the exporter 10-20 s each on two cores: out of `make test-fast`.
+SLOW_TO_EXPORT = {"inception", "resnet56"}
+
+
+@pytest.mark.parametrize(
+    "arch",
+    [pytest.param(a, marks=pytest.mark.slow) if a in SLOW_TO_EXPORT else a for a in sorted(ARCHITECTURES)],
+)
+def test_every_architecture_exports_to_onnx_and_pt2_matching_eager(arch: str, tmp_path: Path):
+    torch.manual_seed(0)
+    model = build_model(arch, 1, 10, 32, TINY_OPTIONS.get(arch, {})).train()
+    with torch.no_grad():  # batch-norm statistics that are not the identity
+        for _ in range(3):
+            model(torch.randn(8, 1, 32, 32) * 2 + 0.5)
+    model.eval()
+    x = torch.randn(5, 1, 32, 32)
+    program = formats.export_program(model, x[:2])  # as export@NAME: traced at batch 2
+    formats.save_program(program, tmp_path / "model.pt2")
+    formats.export_onnx(program, x[:2], tmp_path / "model.onnx", "logits")
+    with torch.inference_mode():
+        eager = model(x).numpy()
+        program_out = torch.export.load(str(tmp_path / "model.pt2")).module()(x).numpy()
+    onnx_out = formats.onnx_session(tmp_path / "model.onnx").run(None, {"images": x.numpy()})[0]
+    assert onnx_out.shape == program_out.shape == (5, 10)  # any batch size, not only the traced one
+    assert np.abs(onnx_out - eager).max() <= 1e-4
+    assert np.abs(program_out - eager).max() <= 1e-4

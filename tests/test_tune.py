@@ -3,6 +3,8 @@ PostgreSQL, a SIGKILLed worker, pruned trials in MLflow, and the recommended com
 
 from __future__ import annotations
 
+import csv
+import json
 import math
 import os
 import signal
@@ -16,6 +18,7 @@ import optuna
 import pytest
 import yaml
 from optuna.trial import TrialState
+from PIL import Image
 
 from conftest import REPO, cpu_env
 from dlpipe import tracking
@@ -107,8 +110,8 @@ def test_bad_search_space_entry_is_a_one_line_error_naming_it(project, entry, me
 def data_project(project):
     """A project with split and augmented digits, and quick trials of LeNet-5."""
 
-    def make(tune: dict | None = None) -> Path:
-        root = project({"tune": {**QUICK, **(tune or {})}})
+    def make(tune: dict | None = None, copies: int = 1) -> Path:
+        root = project({"tune": {**QUICK, **(tune or {})}, "augment": {"copies": copies}})
         params = load_params()
         split.run(params)
         augment.run(params)
@@ -126,8 +129,21 @@ def _check_parallel_study(url: str, trials: int = 4) -> None:
     best = yaml.safe_load(Path("reports/tune/lenet5/best_params.yaml").read_text())
     assert best["best_value"] == max(t.value for t in finished)
     assert best["command"].startswith("dvc exp run -S '++models.lenet5.train.")
-    assert Path("reports/tune/lenet5/plots/optimization_history.html").exists()
-    assert Path("reports/tune/lenet5/plots/slice.png").exists()
+    summary = json.loads(Path("reports/tune/lenet5/study.json").read_text())
+    assert summary == {
+        "study": "dlpipe-lenet5",
+        "trials": {"complete": trials},
+        "epochs_trained": trials,  # tune.epochs 1 each
+        "best_value": best["best_value"],
+    }
+    with open("reports/tune/lenet5/trials.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [float(row["value"]) for row in rows] == [t.value for t in finished]
+    history = Path("reports/tune/lenet5/plots/optimization_history.html").read_text()
+    for trial in finished:  # the plot's data are the trials' values
+        assert repr(trial.value) in history, trial.value
+    with Image.open("reports/tune/lenet5/plots/slice.png") as image:
+        assert image.format == "PNG" and image.size[0] > 500
 
 
 @pytest.mark.slow
@@ -194,20 +210,41 @@ def test_sigkilled_worker_leaves_a_resumable_study_and_its_trial_fails_then_is_r
     assert not [t for t in trials if t.state == TrialState.RUNNING]
 
 
-def test_pruned_trial_is_recorded_as_pruned_not_failed_in_mlflow(data_project):
-    root = data_project()
+HOPELESS_SPACE = {"train.lr": {"type": "float", "low": 1.0e-7, "high": 1.0e-2, "log": True}}
+
+
+@pytest.mark.parametrize(
+    ("pruner", "epochs_before_pruned"),
+    # median: after epoch 1, below the one complete trial; hyperband (one bracket for
+    # tune.epochs 2, reduction factor 3): at its first rung, epoch 2, behind the better trial
+    [("median", 1), ("hyperband", 2)],
+)
+def test_configured_pruner_prunes_a_hopeless_trial_recorded_as_pruned_in_mlflow(
+    data_project, pruner, epochs_before_pruned
+):
+    root = data_project({"pruner": pruner, "epochs": 2, "pruner_startup_trials": 1}, copies=0)
+    config = yaml.safe_load((root / "params.yaml").read_text())
+    config["tune"]["space"] = HOPELESS_SPACE  # the lr alone (project() would merge the spaces)
+    (root / "params.yaml").write_text(yaml.safe_dump(config))
     params = load_params()
+    assert list(params.tune.space) == ["train.lr"]
     url = f"sqlite:///{root}/optuna.db"
-    opened = study.load_study(params, url, "pruned")
-    opened.pruner = optuna.pruners.ThresholdPruner(lower=2.0)  # accuracy never reaches 2: prune at once
+    opened = study.load_study(params, url, "pruned")  # the pruner params.yaml configures
     parent = study.parent_run(params, opened, "lenet5", url)
-    opened.optimize(Objective(params, "lenet5", "pruned", parent), n_trials=1)
-    (trial,) = opened.trials
-    assert trial.state == TrialState.PRUNED
+    opened.enqueue_trial({"train.lr": 3.0e-3})  # the recipe's lr: learns
+    opened.enqueue_trial({"train.lr": 1.0e-7})  # hopeless: stays near chance
+    opened.optimize(Objective(params, "lenet5", "pruned", parent), n_trials=2)
+    good, hopeless = opened.trials
+    assert good.state == TrialState.COMPLETE and len(good.intermediate_values) == 2
+    assert hopeless.state == TrialState.PRUNED
+    assert len(hopeless.intermediate_values) == epochs_before_pruned
+    assert max(hopeless.intermediate_values.values()) < 0.2  # chance is 0.1
+    assert max(hopeless.intermediate_values.values()) < min(good.intermediate_values.values())
     mlflow_client = tracking.client(tuning_tracking(params))
-    run = mlflow_client.get_run(trial.user_attrs["mlflow_run_id"])
+    run = mlflow_client.get_run(hopeless.user_attrs["mlflow_run_id"])
     assert run.data.tags["optuna.state"] == "PRUNED"
     assert run.info.status == "FINISHED"
     assert run.data.tags["mlflow.parentRunId"] == parent
-    assert "train.lr" in run.data.params and "tuned.train.lr" in run.data.params
-    assert len(mlflow_client.get_metric_history(run.info.run_id, "val_acc")) == 1  # pruned after epoch 1
+    assert run.data.params["tuned.train.lr"] == "1e-07" and run.data.params["train.lr"] == "1e-07"
+    history = mlflow_client.get_metric_history(run.info.run_id, "val_acc")
+    assert len(history) == epochs_before_pruned
