@@ -215,3 +215,21 @@ def test_a_classification_key_on_a_landmarks_entry_is_one_line(project):
         "corners is a landmarks entry\n"
     )
     assert _nothing_written(root)
+
+
+def test_box_weight_is_read_by_the_train_stage(inside: Path):
+    """localize.box_weight scales the box's squared error in the loss train minimises."""
+
+    def first_train_loss() -> float:
+        with open("reports/models/lenet5_box/history.csv") as file:
+            return float(next(csv.DictReader(file))["train_loss"])
+
+    shipped = first_train_loss()
+    _write_params(inside, {"localize": {"box_weight": 500.0}})
+    try:
+        train.run(load_params(), "lenet5_box")
+        heavier = first_train_loss()
+    finally:
+        _write_params(inside)
+        train.run(load_params(), "lenet5_box")
+    assert heavier > shipped  # same seed and data: only the box term's weight changed
