@@ -8,6 +8,7 @@ The hyperparameters saved in the checkpoint rebuild the network exactly.
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 import lightning.pytorch as pl
@@ -23,7 +24,7 @@ from dlpipe.training.regularization import l2_penalty, set_keep_prob
 from dlpipe.training.smoothing import BiasCorrectedAverage
 
 
-class Task(pl.LightningModule):
+class Task(pl.LightningModule, abc.ABC):
     family = ""
     metrics: tuple[str, ...] = ()  # the keys of epoch_metrics, logged as train_* and val_*
 
@@ -68,9 +69,10 @@ class Task(pl.LightningModule):
         )
 
     @staticmethod
+    @abc.abstractmethod
     def outputs_for(names: list[str]) -> int:
         """The width of the network's last layer for these classes (or points)."""
-        raise NotImplementedError
+        ...
 
     @staticmethod
     def settings(params: Params, names: list[str]) -> dict[str, Any]:
@@ -83,15 +85,16 @@ class Task(pl.LightningModule):
 
     # What a family defines.
 
-    def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def loss(self, outputs: Tensor, targets: Tensor) -> Tensor: ...
 
+    @abc.abstractmethod
     def batch_sums(self, outputs: Tensor, targets: Tensor) -> dict[str, Tensor]:
         """Sums over the batch that ``epoch_metrics`` turns into the epoch's metrics."""
-        raise NotImplementedError
+        ...
 
-    def epoch_metrics(self, sums: dict[str, Tensor]) -> dict[str, Tensor]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def epoch_metrics(self, sums: dict[str, Tensor]) -> dict[str, Tensor]: ...
 
     # Shared.
 
