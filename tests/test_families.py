@@ -233,3 +233,24 @@ def test_box_weight_is_read_by_the_train_stage(inside: Path):
         _write_params(inside)
         train.run(load_params(), "lenet5_box")
     assert heavier > shipped  # same seed and data: only the box term's weight changed
+
+
+def test_primary_metric_is_read_by_the_train_and_leaderboard_stages(inside: Path):
+    """landmarks.primary_metric picks the checkpoint train keeps and the leaderboard's order."""
+    _write_params(inside, {"landmarks": {"primary_metric": "pck"}})
+    try:
+        params = load_params()
+        train.run(params, "corners")
+        summary = json.loads(Path("reports/models/corners/train.json").read_text())
+        evaluate.run(params, "corners")
+        export.run(params, "corners")
+        leaderboard.run(params)
+        board = Path("reports/leaderboard.md").read_text()
+    finally:
+        _write_params(inside)
+        params = load_params()
+        for stage in (train, evaluate, export):
+            stage.run(params, "corners")
+        leaderboard.run(params)
+    assert summary["monitor"] == "val_pck" and "best_val_pck" in summary
+    assert "## Landmarks (ranked by pck)" in board
