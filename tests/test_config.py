@@ -21,43 +21,43 @@ VAL_ACC = {"monitor": "val_acc"}
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"train": {"lr": -0.1}}, "params.yaml: train.lr must be > 0 (got -0.1)"),
-        ({"train": {"epochs": "ten"}}, "params.yaml: train.epochs must be an integer (got 'ten')"),
-        ({"train": {"epochs": 2.5}}, "params.yaml: train.epochs must be an integer (got 2.5)"),
-        ({"train": {"lrr": 0.1}}, "params.yaml: train.lrr is not a known key"),
-        ({"trian": {}}, "params.yaml: trian is not a known key"),
-        ({"train": 5}, "params.yaml: train must be a mapping (got 5)"),
+        ({"train": {"lr": -0.1}}, "train.lr must be > 0 (got -0.1)"),
+        ({"train": {"epochs": "ten"}}, "train.epochs must be an integer (got 'ten')"),
+        ({"train": {"epochs": 2.5}}, "train.epochs must be an integer (got 2.5)"),
+        ({"train": {"lrr": 0.1}}, "train.lrr is not a known key"),
+        ({"trian": {}}, "trian is not a known key"),
+        ({"train": 5}, "train must be a mapping (got 5)"),
         (
             {"data": {"ratios": {"train": 0.7, "val": 0.2, "test": 0.2}}},
-            "params.yaml: data.ratios must sum to 1 (got 1.1)",
+            "data.ratios must sum to 1 (got 1.1)",
         ),
         (
             {"data": {"ratios": {"train": 1.0, "val": 0.0, "test": 0.0}}},
-            "params.yaml: data.ratios.train must be < 1 (got 1.0)",
+            "data.ratios.train must be < 1 (got 1.0)",
         ),
         (
             {"data": {"source": "mnist"}},
-            "params.yaml: data.source must be one of 'digits', 'faces' or 'imagefolder' (got 'mnist')",
+            "data.source must be one of 'digits', 'faces' or 'imagefolder' (got 'mnist')",
         ),
         (
             {"data": {"source": "imagefolder"}},
-            "params.yaml: data.path is required when data.source is imagefolder",
+            "data.path is required when data.source is imagefolder",
         ),
-        ({"augment": {"crop": {"p": 1.5}}}, "params.yaml: augment.crop.p must be <= 1 (got 1.5)"),
-        ({"models": {"lenet6": {}}}, "params.yaml: models.lenet6 names an unknown architecture 'lenet6'"),
+        ({"augment": {"crop": {"p": 1.5}}}, "augment.crop.p must be <= 1 (got 1.5)"),
+        ({"models": {"lenet6": {}}}, "models.lenet6 names an unknown architecture 'lenet6'"),
         (
             {"models": {"small": {"arch": "vgg17"}}},
-            "params.yaml: models.small names an unknown architecture 'vgg17'",
+            "models.small names an unknown architecture 'vgg17'",
         ),
-        ({"models": {}}, "params.yaml: models must have at least 1 item(s) (got {})"),
+        ({"models": {}}, "models must have at least 1 item(s) (got {})"),
         (
             {"landmarks": {"models": {"corners": {"arch": "lenet5", "train": {"label_smoothing": 0.1}}}}},
-            "params.yaml: landmarks.models.corners.train.label_smoothing is a classification key; "
+            "landmarks.models.corners.train.label_smoothing is a classification key; "
             "corners is a landmarks entry",
         ),
         (
             {"localize": {"models": {"lenet5": {"arch": "lenet5"}}}},
-            "params.yaml: localize.models.lenet5 is also an entry of models: names must be unique",
+            "localize.models.lenet5 is also an entry of models: names must be unique",
         ),
         (
             {
@@ -67,30 +67,30 @@ VAL_ACC = {"monitor": "val_acc"}
                     }
                 }
             },
-            "params.yaml: train.early_stopping.monitor 'val_acc' is not a metric of corners "
+            "train.early_stopping.monitor 'val_acc' is not a metric of corners "
             "(a landmarks entry: primary, val_loss, val_nme, val_pck)",
         ),
         (
             {"localize": {"data": {"source": "yolo"}}},
-            "params.yaml: localize.data.path is required when source is yolo",
+            "localize.data.path is required when source is yolo",
         ),
         (
             {"landmarks": {"augment": {"mirror_pairs": [[1, 2, 3]]}}},
-            "params.yaml: landmarks.augment.mirror_pairs.0 must have at most 2 item(s)",
+            "landmarks.augment.mirror_pairs.0 must have at most 2 item(s)",
         ),
-        ({"models": ["lenet5"]}, "params.yaml: models must be a mapping (got ['lenet5'])"),
+        ({"models": ["lenet5"]}, "models must be a mapping (got ['lenet5'])"),
         (
             {"models": {"lenet5": {"train": {"lr": 0}}}},
-            "params.yaml: models.lenet5.train.lr must be > 0 (got 0)",
+            "models.lenet5.train.lr must be > 0 (got 0)",
         ),
         (
             {"models": {"lenet5": {"train": {"lrr": 1}}}},
-            "params.yaml: models.lenet5.train.lrr is not a known key",
+            "models.lenet5.train.lrr is not a known key",
         ),
-        ({"models": {"lenet5": {"width": 1}}}, "params.yaml: models.lenet5.width is not a known key"),
+        ({"models": {"lenet5": {"width": 1}}}, "models.lenet5.width is not a known key"),
         (
             {"evaluate": {"class_weights": {"3": -1}}},
-            "params.yaml: evaluate.class_weights.3 must be >= 0 (got -1)",
+            "evaluate.class_weights.3 must be >= 0 (got -1)",
         ),
     ],
 )
@@ -100,7 +100,7 @@ def test_bad_values_name_the_key(tmp_path: Path, overrides: dict, message: str):
     path.write_text(yaml.safe_dump(merge(shipped, overrides)))
     with pytest.raises(ConfigError) as error:
         load_params(path)
-    assert str(error.value).replace(str(tmp_path) + "/", "").startswith(message)
+    assert str(error.value).startswith(message)
     assert "\n" not in str(error.value)
 
 
@@ -113,7 +113,7 @@ def test_yaml_digit_class_names_are_accepted_as_text(tmp_path: Path):
 def test_broken_yaml_is_one_line(tmp_path: Path):
     path = tmp_path / "params.yaml"
     path.write_text("train: {lr: [\n")
-    with pytest.raises(ConfigError, match=r"params.yaml: not valid YAML at line \d+$"):
+    with pytest.raises(ConfigError, match=r"^not valid YAML at line \d+$"):
         load_params(path)
 
 
@@ -141,7 +141,7 @@ def test_unknown_builder_option_is_named_before_anything_is_written(project):
     split.run(load_params())
     augment.run(load_params())
     with pytest.raises(
-        ConfigError, match=r"^params.yaml: models.lenet5.options.widht is not an option of lenet5"
+        ConfigError, match=r"^models.lenet5.options.widht is not an option of lenet5"
     ):
         train.run(load_params(), "lenet5")
     assert not (root / "models").exists() and not (root / "mlflow.db").exists()
@@ -154,7 +154,7 @@ def test_bad_builder_option_value_is_one_line(project):
     split.run(load_params())
     augment.run(load_params())
     with pytest.raises(
-        ConfigError, match=r"^params.yaml: models.mlp_shallow.options: unknown activation 'swish'"
+        ConfigError, match=r"^models.mlp_shallow.options: unknown activation 'swish'"
     ):
         train.run(load_params(), "mlp_shallow")
 
@@ -164,7 +164,7 @@ def test_ensemble_must_name_entries_of_models(tmp_path: Path):
     path.write_text("models: {lenet5: , logreg: }\nleaderboard: {ensemble: [lenet5, vgg16]}\n")
     with pytest.raises(
         ConfigError,
-        match=r"/params.yaml: leaderboard.ensemble names 'vgg16', which is not a classification entry of "
+        match=r"^leaderboard.ensemble names 'vgg16', which is not a classification entry of "
         r"models$",
     ):
         load_params(path)
@@ -173,5 +173,5 @@ def test_ensemble_must_name_entries_of_models(tmp_path: Path):
 def test_incompatible_train_settings_are_one_line_errors(tmp_path: Path):
     path = tmp_path / "params.yaml"
     path.write_text("train: {schedule: onecycle, warmup_epochs: 2}\n")
-    with pytest.raises(ConfigError, match=r"/params.yaml: train sets a warm-up with schedule onecycle"):
+    with pytest.raises(ConfigError, match=r"^train sets a warm-up with schedule onecycle"):
         load_params(path)

@@ -90,7 +90,7 @@ def test_each_early_stopping_monitor_stops_in_its_own_direction(monitor, primary
 def test_an_early_stopping_monitor_of_unknown_direction_is_refused_naming_the_key(tmp_path):
     stopping = EarlyStoppingParams.model_construct(monitor="val_f1", patience=1, min_delta=0.0)
     settings = TrainParams(accelerator="cpu", devices=1).model_copy(update={"early_stopping": stopping})
-    message = r"^params.yaml: train.early_stopping.monitor 'val_f1' has no known direction"
+    message = r"^train.early_stopping.monitor 'val_f1' has no known direction"
     with pytest.raises(ConfigError, match=message):
         build_trainer(settings, logger=False, callbacks=[], batches_per_epoch=1, root_dir=tmp_path)
 

@@ -10,7 +10,8 @@ import argparse
 import importlib
 import sys
 
-from dlpipe.errors import DlpipeError
+from dlpipe.errors import ConfigError, DlpipeError
+from dlpipe.paths import PARAMS_FILE
 from dlpipe.tasks import FAMILIES
 
 STAGES_WITH_ENTRY = ("train", "evaluate", "export")
@@ -65,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
 def _entry(params, name: str) -> str:
     if name not in params.entries:
         listed = ", ".join(params.entries)
-        raise DlpipeError(f"params.yaml: no family's models lists {name!r} (listed: {listed})")
+        raise ConfigError(f"no family's models lists {name!r} (listed: {listed})")
     return name
 
 
@@ -90,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
             stage.run(params, args.family)
         else:
             stage.run(params)
+    except ConfigError as exc:
+        print(f"{PARAMS_FILE}: {exc}", file=sys.stderr)
+        return 2
     except DlpipeError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -2,7 +2,8 @@
 
 Every stage loads the whole file through :func:`load_params`, so a bad key or
 value anywhere stops the pipeline before anything is written, with one line
-naming the key (``params.yaml: train.lr must be > 0 (got -0.1)``).
+naming the key (``params.yaml: train.lr must be > 0 (got -0.1)``: a ConfigError
+names the key, the command line adds the file).
 """
 
 from __future__ import annotations
@@ -24,9 +25,8 @@ from pydantic import (
 )
 
 from dlpipe.errors import ConfigError
+from dlpipe.paths import PARAMS_FILE
 from dlpipe.tasks import FAMILIES
-
-PARAMS_FILE = Path("params.yaml")
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -594,8 +594,8 @@ def _describe(error: dict[str, Any]) -> str:
     return f"must be {expected} (got {value!r})"
 
 
-def format_validation_error(source: Path, exc: ValidationError, prefix: str = "") -> str:
-    """The first error, as ``params.yaml: key.path must be ...``."""
+def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
+    """The first error, as ``key.path must be ...`` (the command line names the file)."""
     error = exc.errors()[0]
     # Union members add their own type name to the location; drop those.
     parts = [prefix] if prefix else []
@@ -603,34 +603,34 @@ def format_validation_error(source: Path, exc: ValidationError, prefix: str = ""
     parts = [p for p in parts if p not in {"int", "str", "float", "bool"}]
     key = ".".join(parts)
     phrase = _describe(error)
-    return f"{source}: {key} {phrase}" if key else f"{source}: {phrase}"
+    return f"{key} {phrase}" if key else phrase
 
 
 def load_params(path: Path = PARAMS_FILE) -> Params:
-    """Read and validate params.yaml; raise ConfigError with a one-line message."""
+    """Read and validate params.yaml; raise ConfigError with a one-line message naming the key."""
     if not path.exists():
-        raise ConfigError(f"{path}: file not found")
+        raise ConfigError("file not found")
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}") from None
+        raise ConfigError(f"not valid YAML{where}") from None
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: top level must be a mapping of sections")
+        raise ConfigError("top level must be a mapping of sections")
     try:
         params = Params.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(path, exc)) from None
+        raise ConfigError(format_validation_error(exc)) from None
     for name in params.entries:
         try:
             params.train_for(name)
         except ValidationError as exc:
             raise ConfigError(
-                format_validation_error(path, exc, prefix=f"{params.entry_key(name)}.train")
+                format_validation_error(exc, prefix=f"{params.entry_key(name)}.train")
             ) from None
         try:
             params.check_entry(name)
         except ValueError as exc:
-            raise ConfigError(f"{path}: {exc}") from None
+            raise ConfigError(str(exc)) from None
     return params

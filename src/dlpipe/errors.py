@@ -6,7 +6,8 @@ class DlpipeError(Exception):
 
 
 class ConfigError(DlpipeError):
-    """params.yaml names an unknown key or holds a bad value."""
+    """params.yaml names an unknown key or holds a bad value. The message starts with the key;
+    the command line adds the file in front."""
 
 
 class DataError(DlpipeError):

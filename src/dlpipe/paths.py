@@ -7,6 +7,7 @@ data set (``data/<family>/``) and each entry its own model and report folders.
 
 from pathlib import Path
 
+PARAMS_FILE = Path("params.yaml")
 DATA = Path("data")
 REPORTS = Path("reports")
 REPORTS_BY_MODEL = REPORTS / "models"

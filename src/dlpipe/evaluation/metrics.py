@@ -24,8 +24,7 @@ def class_weight_vector(class_names: list[str], weights: Mapping[str, float]) ->
     unknown = sorted(set(weights) - set(class_names))
     if unknown:
         raise ConfigError(
-            f"params.yaml: evaluate.class_weights names unknown class {unknown[0]!r} "
-            f"(classes: {', '.join(class_names)})"
+            f"evaluate.class_weights names unknown class {unknown[0]!r} (classes: {', '.join(class_names)})"
         )
     return np.array([float(weights.get(name, 1.0)) for name in class_names])
 
@@ -57,7 +56,7 @@ def cost_matrix(class_names: list[str], costs: Mapping[str, Mapping[str, float]]
             for name in (true, predicted):
                 if name not in index:
                     raise ConfigError(
-                        f"params.yaml: evaluate.cost_matrix names unknown class {name!r} "
+                        f"evaluate.cost_matrix names unknown class {name!r} "
                         f"(classes: {', '.join(class_names)})"
                     )
             matrix[index[true], index[predicted]] = float(cost)

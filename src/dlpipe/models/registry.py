@@ -61,6 +61,6 @@ def check_options(arch: str, options: dict[str, Any], key: str) -> None:
     for option in options:
         if option not in accepted:
             raise ConfigError(
-                f"params.yaml: {key}.{option} is not an option of {arch} "
+                f"{key}.{option} is not an option of {arch} "
                 f"(options: {', '.join(sorted(accepted)) or 'none'})"
             )

@@ -36,12 +36,10 @@ def resolve_classes(params: Params, class_names: list[str]) -> tuple[list[int], 
         for name in names:
             if name not in class_names:
                 known = ", ".join(class_names)
-                raise ConfigError(
-                    f"params.yaml: transfer.{key} names unknown class {name!r} (classes: {known})"
-                )
+                raise ConfigError(f"transfer.{key} names unknown class {name!r} (classes: {known})")
         chosen.append([class_names.index(n) for n in (names or default)])
     if set(chosen[0]) & set(chosen[1]):
-        raise ConfigError("params.yaml: transfer.source_classes and transfer.target_classes must not overlap")
+        raise ConfigError("transfer.source_classes and transfer.target_classes must not overlap")
     return chosen[0], chosen[1]
 
 

@@ -50,7 +50,7 @@ class Task(pl.LightningModule, abc.ABC):
         if self.train_params.keep_prob is not None and not set_keep_prob(
             self.model, self.train_params.keep_prob
         ):
-            raise ConfigError(f"params.yaml: train.keep_prob is set, but {arch} has no dropout layer")
+            raise ConfigError(f"train.keep_prob is set, but {arch} has no dropout layer")
 
     @classmethod
     def build(cls, params: Params, name: str, data: Any, options: dict[str, Any], train: TrainParams) -> Task:

@@ -58,7 +58,7 @@ def build_trainer(
         monitor = primary_monitor if stopping.monitor == "primary" else stopping.monitor
         if monitor not in MONITOR_MODES:
             raise ConfigError(
-                f"params.yaml: train.early_stopping.monitor {monitor!r} has no known direction "
+                f"train.early_stopping.monitor {monitor!r} has no known direction "
                 f"(known: {', '.join(MONITOR_MODES)}, primary)"
             )
         callbacks = [
@@ -127,7 +127,7 @@ def build_task(params, name: str, options: dict | None = None, train: TrainParam
     try:
         task = FAMILIES[family].part("task").TASK.build(params, name, data, options, train)
     except (ValueError, TypeError) as exc:  # a builder refusing an option's value
-        raise ConfigError(f"params.yaml: {params.entry_key(name)}.options: {exc}") from None
+        raise ConfigError(f"{params.entry_key(name)}.options: {exc}") from None
     if train.init_from:
         fresh = weights.load_matching(task.model, weights.initial_state(train.init_from))
         print(f"train@{name}: started from {train.init_from}; newly initialised: {fresh or 'nothing'}")

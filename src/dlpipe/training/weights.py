@@ -29,9 +29,7 @@ def _torchvision_state(name: str) -> dict[str, torch.Tensor]:
     try:
         weights = torchvision.models.get_weight(name)
     except (ValueError, KeyError, AttributeError):
-        raise ConfigError(
-            f"params.yaml: train.init_from names unknown torchvision weights {name!r}"
-        ) from None
+        raise ConfigError(f"train.init_from names unknown torchvision weights {name!r}") from None
     cached = Path(torch.hub.get_dir()) / "checkpoints" / weights.url.rsplit("/", 1)[-1]
     if not cached.exists():
         raise DataError(
@@ -76,7 +74,7 @@ def freeze(model: nn.Module, spec: str | int) -> list[str]:
         count = int(spec)
         if count >= len(groups):
             raise ConfigError(
-                f"params.yaml: train.freeze must leave the head trainable "
+                f"train.freeze must leave the head trainable "
                 f"(got {count}; this model has {len(groups)} blocks)"
             )
     frozen = groups[:count]

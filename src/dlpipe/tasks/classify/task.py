@@ -58,9 +58,7 @@ class ClassificationTask(Task):
         self.register_buffer("costs", cost.float(), persistent=False)
         self.mixing_points = mixup.mixing_points(self.model)
         if self.train_params.manifold_mixup_alpha and not self.mixing_points:
-            raise ConfigError(
-                f"params.yaml: train.manifold_mixup_alpha is set, but {arch} has no hidden layer to mix at"
-            )
+            raise ConfigError(f"train.manifold_mixup_alpha is set, but {arch} has no hidden layer to mix at")
 
     @staticmethod
     def outputs_for(names: list[str]) -> int:

@@ -50,8 +50,7 @@ def mirror_pairs(pairs: list[list[int]], count: int) -> list[tuple[int, int]]:
     for pair in pairs:
         if any(not 1 <= k <= count for k in pair):
             raise ConfigError(
-                f"params.yaml: landmarks.augment.mirror_pairs names point {pair} of {count} points "
-                "(numbered from 1)"
+                f"landmarks.augment.mirror_pairs names point {pair} of {count} points (numbered from 1)"
             )
     return [(a - 1, b - 1) for a, b in pairs]
 
