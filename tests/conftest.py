@@ -44,6 +44,15 @@ def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def shipped(section: str, **overrides: Any) -> Any:
+    """A section of the repository's params.yaml with ``overrides`` merged in (nested), validated:
+    params.yaml is the one place values are written, so a test starts from it too."""
+    from dlpipe.config import Params
+
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())[section]
+    return Params.model_fields[section].annotation.model_validate(merge(raw, overrides))
+
+
 def cpu_env() -> dict[str, str]:
     """The environment for child processes: CPU only, venv first on PATH, no tracking server."""
     env = dict(os.environ)

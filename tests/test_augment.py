@@ -4,9 +4,9 @@ import sys
 import numpy as np
 from PIL import Image
 
-from conftest import cpu_env
+from conftest import cpu_env, shipped
 from dlpipe import disk
-from dlpipe.config import AugmentParams, load_params
+from dlpipe.config import load_params
 from dlpipe.data.augment import build_pipeline
 from dlpipe.stages import augment, split
 
@@ -99,9 +99,7 @@ def test_fancy_pca_moves_colours_along_the_principal_component():
     rng = np.random.default_rng(0)
     spread = rng.uniform(-1, 1, (32, 32, 1))
     image = (128 + spread * np.array([40, -40, 0])).round().astype(np.uint8)
-    settings = AugmentParams.model_validate(
-        {"crop": {"p": 0}, "rotate": {"p": 0}, "fancy_pca": {"p": 1.0, "alpha": 20.0}}
-    )
+    settings = shipped("augment", crop={"p": 0}, rotate={"p": 0}, fancy_pca={"p": 1.0, "alpha": 20.0})
     pipeline = build_pipeline(settings, 32, 3)
     largest = 0
     for _ in range(5):

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
+from conftest import shipped
 from dlpipe.config import AugmentParams
 from dlpipe.data.augment import MIN_VISIBLE_SHARE, augment_boxes, augment_points, mirror_permutation
 from dlpipe.data.cards import MIRROR_PAIRS, make_cards
@@ -13,7 +14,7 @@ OFF = {"hflip": {"p": 0.0}, "crop": {"p": 0.0}, "rotate": {"p": 0.0}}
 
 
 def settings(**sections) -> AugmentParams:
-    return AugmentParams.model_validate({**OFF, **sections})
+    return shipped("augment", **{**OFF, **sections})
 
 
 @pytest.fixture(scope="module")

@@ -1,18 +1,52 @@
+import copy
 from pathlib import Path
 
 import pytest
 import yaml
 
 from conftest import REPO, merge, run_cli
-from dlpipe.config import Params, load_params
+from dlpipe.config import load_params
 from dlpipe.errors import ConfigError
 
 
-def test_shipped_params_file_is_valid_and_its_sections_match_the_code_defaults():
-    shipped, defaults = load_params(REPO / "params.yaml"), Params()
-    for section in ("data", "augment", "train", "evaluate", "export", "tune", "tracking"):
-        assert getattr(shipped, section) == getattr(defaults, section), section
-    assert "lenet5" in shipped.models
+def _written(tmp_path: Path, overrides: dict) -> Path:
+    """The shipped params.yaml with ``overrides`` merged in, written to tmp_path."""
+    path = tmp_path / "params.yaml"
+    shipped = merge(yaml.safe_load((REPO / "params.yaml").read_text()), {"leaderboard": {"ensemble": []}})
+    path.write_text(yaml.safe_dump(merge(shipped, overrides)))
+    return path
+
+
+# Mappings whose keys the user chooses (entries, classes, search dimensions): not keys of the schema.
+FREE_FORM = {"models", "class_weights", "cost_matrix", "space"}
+
+
+def _key_paths(node: dict, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = []
+    for key, value in node.items():
+        paths.append((*prefix, key))
+        if isinstance(value, dict) and key not in FREE_FORM:
+            paths += _key_paths(value, (*prefix, key))
+    return paths
+
+
+def test_params_yaml_is_the_one_place_a_value_is_written(tmp_path: Path):
+    """The code holds no default: every key of the shipped file is required, so leaving one out is a
+    one-line error naming it, never a silent second copy of the value."""
+    shipped = yaml.safe_load((REPO / "params.yaml").read_text())
+    load_params(REPO / "params.yaml")
+    paths = _key_paths(shipped)
+    assert ("train", "early_stopping", "patience") in paths and ("localize", "data", "images") in paths
+    for path in paths:
+        raw = copy.deepcopy(shipped)
+        node = raw
+        for key in path[:-1]:
+            node = node[key]
+        del node[path[-1]]
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+        with pytest.raises(ConfigError) as error:
+            load_params(tmp_path / "params.yaml")
+        assert str(error.value) == f"{'.'.join(path)} is required", path
 
 
 VAL_ACC = {"monitor": "val_acc"}
@@ -95,18 +129,15 @@ VAL_ACC = {"monitor": "val_acc"}
     ],
 )
 def test_bad_values_name_the_key(tmp_path: Path, overrides: dict, message: str):
-    path = tmp_path / "params.yaml"
-    shipped = merge(yaml.safe_load((REPO / "params.yaml").read_text()), {"leaderboard": {"ensemble": []}})
-    path.write_text(yaml.safe_dump(merge(shipped, overrides)))
     with pytest.raises(ConfigError) as error:
-        load_params(path)
+        load_params(_written(tmp_path, overrides))
     assert str(error.value).startswith(message)
     assert "\n" not in str(error.value)
 
 
 def test_yaml_digit_class_names_are_accepted_as_text(tmp_path: Path):
-    path = tmp_path / "params.yaml"
-    path.write_text("evaluate:\n  class_weights: {3: 10}\n")
+    path = _written(tmp_path, {})
+    path.write_text(path.read_text().replace("class_weights: {}", "class_weights: {3: 10}"))
     assert load_params(path).evaluate.class_weights == {"3": 10.0}
 
 
@@ -140,9 +171,7 @@ def test_unknown_builder_option_is_named_before_anything_is_written(project):
     root = project({"models": {"lenet5": {"options": {"widht": 2}}}})
     split.run(load_params())
     augment.run(load_params())
-    with pytest.raises(
-        ConfigError, match=r"^models.lenet5.options.widht is not an option of lenet5"
-    ):
+    with pytest.raises(ConfigError, match=r"^models.lenet5.options.widht is not an option of lenet5"):
         train.run(load_params(), "lenet5")
     assert not (root / "models").exists() and not (root / "mlflow.db").exists()
 
@@ -153,15 +182,14 @@ def test_bad_builder_option_value_is_one_line(project):
     project({"models": {"mlp_shallow": {"options": {"activation": "swish"}}}})
     split.run(load_params())
     augment.run(load_params())
-    with pytest.raises(
-        ConfigError, match=r"^models.mlp_shallow.options: unknown activation 'swish'"
-    ):
+    with pytest.raises(ConfigError, match=r"^models.mlp_shallow.options: unknown activation 'swish'"):
         train.run(load_params(), "mlp_shallow")
 
 
 def test_ensemble_must_name_entries_of_models(tmp_path: Path):
-    path = tmp_path / "params.yaml"
-    path.write_text("models: {lenet5: , logreg: }\nleaderboard: {ensemble: [lenet5, vgg16]}\n")
+    path = _written(
+        tmp_path, {"models": {"lenet5": {}, "logreg": {}}, "leaderboard": {"ensemble": ["lenet5", "vgg16"]}}
+    )
     with pytest.raises(
         ConfigError,
         match=r"^leaderboard.ensemble names 'vgg16', which is not a classification entry of "
@@ -171,7 +199,18 @@ def test_ensemble_must_name_entries_of_models(tmp_path: Path):
 
 
 def test_incompatible_train_settings_are_one_line_errors(tmp_path: Path):
-    path = tmp_path / "params.yaml"
-    path.write_text("train: {schedule: onecycle, warmup_epochs: 2}\n")
+    path = _written(tmp_path, {"train": {"schedule": "onecycle", "warmup_epochs": 2}})
     with pytest.raises(ConfigError, match=r"^train sets a warm-up with schedule onecycle"):
         load_params(path)
+
+
+def test_an_entry_overriding_one_early_stopping_key_keeps_the_sections_others(tmp_path: Path):
+    path = _written(
+        tmp_path,
+        {
+            "train": {"early_stopping": {"monitor": "val_loss", "patience": 3, "min_delta": 0.01}},
+            "models": {"lenet5": {"train": {"early_stopping": {"monitor": "val_acc"}}}},
+        },
+    )
+    stopping = load_params(path).train_for("lenet5").early_stopping
+    assert (stopping.monitor, stopping.patience, stopping.min_delta) == ("val_acc", 3, 0.01)

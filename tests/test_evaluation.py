@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dlpipe.config import EvaluateParams
+from conftest import shipped
 from dlpipe.data.split import Split, hold_out_train_dev
 from dlpipe.errors import ConfigError
 from dlpipe.evaluation.diagnosis import diagnose, to_markdown
@@ -36,7 +36,7 @@ def test_cost_matrix_naming_an_unknown_class_is_a_config_error():
 
 
 def test_digit_class_names_in_the_cost_matrix_are_read_as_text():
-    params = EvaluateParams.model_validate({"cost_matrix": {3: {8: 4}}})
+    params = shipped("evaluate", cost_matrix={3: {8: 4}})
     assert params.cost_matrix == {"3": {"8": 4.0}}
 
 

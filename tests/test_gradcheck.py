@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from conftest import shipped
 from dlpipe.models.layers import replace_first_conv
 from dlpipe.models.lenet import LeNet5
 from dlpipe.models.mlp import MLP
@@ -123,7 +124,7 @@ def test_losses_pass_gradient_checking():
 
 def _task(arch: str, classes: int, options: dict, **train) -> ClassificationTask:
     torch.manual_seed(0)
-    settings = {"label_smoothing": 0.1, **train}
+    settings = shipped("train", **{"label_smoothing": 0.1, **train}).model_dump()
     names = [str(i) for i in range(classes)]
     return ClassificationTask(arch, 1, classes, 8, names, options, settings).double().train()
 
@@ -213,7 +214,11 @@ def test_localisation_loss_passes_gradient_checking_in_train_mode():
     is present), with dropout, batch statistics and L2, against the numerical gradient."""
     torch.manual_seed(0)
     names = ["a", "b", "c"]
-    task = LocalizationTask("mlp_deep", 1, 5 + 3, 8, names, _DEEP, {"l2_penalty": 0.7}).double().train()
+    task = (
+        LocalizationTask("mlp_deep", 1, 5 + 3, 8, names, _DEEP, shipped("train", l2_penalty=0.7).model_dump())
+        .double()
+        .train()
+    )
     x = _double(6, 1, 8, 8).requires_grad_(True)
     boxes = torch.rand(6, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(2)) * 0.5 + 0.2
     present = torch.tensor([1.0, 1.0, 0.0, 1.0, 0.0, 1.0], dtype=torch.float64)
@@ -231,7 +236,11 @@ def test_localisation_loss_passes_gradient_checking_in_train_mode():
 def test_landmark_loss_passes_gradient_checking_in_train_mode():
     torch.manual_seed(0)
     names = ["1", "2", "3", "4"]
-    task = LandmarkTask("mlp_deep", 1, 2 * 4, 8, names, _DEEP, {"l2_penalty": 0.7}).double().train()
+    task = (
+        LandmarkTask("mlp_deep", 1, 2 * 4, 8, names, _DEEP, shipped("train", l2_penalty=0.7).model_dump())
+        .double()
+        .train()
+    )
     x = _double(6, 1, 8, 8).requires_grad_(True)
     y = torch.rand(6, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
 

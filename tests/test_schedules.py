@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from dlpipe.config import TrainParams
+from conftest import shipped
 from dlpipe.training.optim import build_optimizer, build_schedule
 
 STEPS_PER_EPOCH, EPOCHS, LR = 10, 6, 0.1
@@ -15,7 +15,7 @@ STEPS_PER_EPOCH, EPOCHS, LR = 10, 6, 0.1
 
 def _lrs(**train) -> list[float]:
     """The lr used by every optimiser step of a run of EPOCHS epochs."""
-    params = TrainParams.model_validate({"optimizer": "sgd", "lr": LR, **train})
+    params = shipped("train", **{"optimizer": "sgd", "lr": LR, **train})
     weight = torch.nn.Parameter(torch.zeros(1))
     optimizer = build_optimizer(params, [weight])
     schedule = build_schedule(params, optimizer, STEPS_PER_EPOCH * EPOCHS, STEPS_PER_EPOCH)
@@ -83,9 +83,7 @@ def test_onecycle_peaks_at_lr():
 
 
 def _one_step(optimizer_name: str, **train) -> torch.Tensor:
-    params = TrainParams.model_validate(
-        {"optimizer": optimizer_name, "lr": 0.1, "weight_decay": 0.0, **train}
-    )
+    params = shipped("train", **{"optimizer": optimizer_name, "lr": 0.1, "weight_decay": 0.0, **train})
     weight = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
     optimizer = build_optimizer(params, [weight])
     for _ in range(2):

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import run_cli
+from conftest import run_cli, shipped
 from dlpipe import disk
-from dlpipe.config import Ratios, load_params
+from dlpipe.config import load_params
 from dlpipe.data.split import stratified_split
 from dlpipe.stages import split
 
@@ -34,7 +34,7 @@ def test_split_is_stratified_6_2_2(project):
 
 def test_split_indices_are_disjoint_and_cover_everything():
     labels = np.repeat(np.arange(3), 20)
-    parts = stratified_split(labels, Ratios(), seed=0).indices
+    parts = stratified_split(labels, shipped("data").ratios, seed=0).indices
     joined = np.concatenate(list(parts.values()))
     assert sorted(joined.tolist()) == list(range(60))
 

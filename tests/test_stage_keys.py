@@ -15,8 +15,8 @@ import pytest
 import yaml
 from lightning.pytorch.callbacks import EarlyStopping
 
-from conftest import REPO, TINY, merge
-from dlpipe.config import EarlyStoppingParams, TrainParams, load_params
+from conftest import REPO, TINY, merge, shipped
+from dlpipe.config import EarlyStoppingParams, load_params
 from dlpipe.errors import ConfigError
 from dlpipe.stages import augment, evaluate, split, train
 from dlpipe.training.trainer import build_trainer
@@ -79,7 +79,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
     ],
 )
 def test_each_early_stopping_monitor_stops_in_its_own_direction(monitor, primary, expected, tmp_path):
-    settings = TrainParams(accelerator="cpu", devices=1, early_stopping={"monitor": monitor, "patience": 2})
+    settings = shipped(
+        "train", accelerator="cpu", devices=1, early_stopping={"monitor": monitor, "patience": 2}
+    )
     trainer = build_trainer(
         settings, logger=False, callbacks=[], batches_per_epoch=1, root_dir=tmp_path, primary_monitor=primary
     )
@@ -89,7 +91,7 @@ def test_each_early_stopping_monitor_stops_in_its_own_direction(monitor, primary
 
 def test_an_early_stopping_monitor_of_unknown_direction_is_refused_naming_the_key(tmp_path):
     stopping = EarlyStoppingParams.model_construct(monitor="val_f1", patience=1, min_delta=0.0)
-    settings = TrainParams(accelerator="cpu", devices=1).model_copy(update={"early_stopping": stopping})
+    settings = shipped("train", accelerator="cpu", devices=1).model_copy(update={"early_stopping": stopping})
     message = r"^train.early_stopping.monitor 'val_f1' has no known direction"
     with pytest.raises(ConfigError, match=message):
         build_trainer(settings, logger=False, callbacks=[], batches_per_epoch=1, root_dir=tmp_path)

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from dlpipe.config import TrainParams
+from conftest import shipped
 from dlpipe.errors import ConfigError
 from dlpipe.models.registry import ARCHITECTURES, build_model
 from dlpipe.tasks.classify.task import ClassificationTask
@@ -19,7 +19,9 @@ from dlpipe.training.trainer import build_trainer
 
 
 def _task(arch: str = "lenet5", options: dict | None = None, **train) -> ClassificationTask:
-    settings = {"accelerator": "cpu", "devices": 1, "schedule": "constant", **train}
+    settings = shipped(
+        "train", **{"accelerator": "cpu", "devices": 1, "schedule": "constant", **train}
+    ).model_dump()
     return ClassificationTask(arch, 1, 10, 32, [str(i) for i in range(10)], options or {}, settings)
 
 
@@ -207,9 +209,9 @@ def test_bias_corrected_average_matches_its_formula():
 
 def test_config_rejects_incompatible_techniques():
     with pytest.raises(ValueError, match="onecycle, which warms up by itself"):
-        TrainParams.model_validate({"schedule": "onecycle", "warmup_steps": 10})
+        shipped("train", schedule="onecycle", warmup_steps=10)
     with pytest.raises(ValueError, match="both mixup_alpha and manifold_mixup_alpha"):
-        TrainParams.model_validate({"mixup_alpha": 0.2, "manifold_mixup_alpha": 0.2})
+        shipped("train", mixup_alpha=0.2, manifold_mixup_alpha=0.2)
 
 
 @pytest.mark.parametrize(
@@ -218,7 +220,7 @@ def test_config_rejects_incompatible_techniques():
 )
 def test_memory_format_sets_the_layout_of_conv_weights_and_batches_not_the_values(memory_format, layout):
     def colour_task(memory_format: str) -> ClassificationTask:
-        settings = {"accelerator": "cpu", "devices": 1, "memory_format": memory_format}
+        settings = shipped("train", accelerator="cpu", devices=1, memory_format=memory_format).model_dump()
         return ClassificationTask("resnet20", 3, 10, 32, [str(i) for i in range(10)], {}, settings)
 
     task, reference = colour_task(memory_format), colour_task("contiguous")

@@ -14,9 +14,9 @@ import pytest
 import torch
 import yaml
 
-from conftest import REPO, TINY, merge
+from conftest import REPO, TINY, merge, shipped
 from dlpipe import formats, tracking
-from dlpipe.config import TrackingParams, load_params
+from dlpipe.config import load_params
 from dlpipe.errors import ExportError
 from dlpipe.evaluation.outputs import predict_outputs, split_inputs
 from dlpipe.models.checkpoint import load_model
@@ -97,7 +97,7 @@ def test_same_seed_gives_identical_metrics(trained: Path, tmp_path: Path):
 
 def test_mlflow_run_holds_params_metrics_artifacts_and_model(inside: Path):
     run_id = json.loads((inside / "models/lenet5/run.json").read_text())["run_id"]
-    client = tracking.client(TrackingParams())  # also points mlflow's fluent API at this store
+    client = tracking.client(shipped("tracking"))  # also points mlflow's fluent API at this store
     run = client.get_run(run_id)
     metrics = json.loads((inside / "reports/models/lenet5/metrics.json").read_text())
     assert run.info.status == "FINISHED"

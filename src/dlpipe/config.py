@@ -32,15 +32,16 @@ Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class Section(BaseModel):
-    """Base of every section: unknown keys are errors, values are checked strictly."""
+    """Base of every section: unknown keys are errors, values are checked strictly, and every key
+    is required: params.yaml is the one place a value is written (no second copy here to drift)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 class Ratios(Section):
-    train: Annotated[float, Field(gt=0, lt=1)] = 0.6
-    val: Annotated[float, Field(gt=0, lt=1)] = 0.2
-    test: Annotated[float, Field(gt=0, lt=1)] = 0.2
+    train: Annotated[float, Field(gt=0, lt=1)]
+    val: Annotated[float, Field(gt=0, lt=1)]
+    test: Annotated[float, Field(gt=0, lt=1)]
 
     @model_validator(mode="after")
     def _sum_to_one(self) -> Ratios:
@@ -51,14 +52,14 @@ class Ratios(Section):
 
 
 class DataParams(Section):
-    source: Literal["digits", "faces", "imagefolder"] = "digits"
-    path: str | None = Field(default=None, validate_default=True)
-    image_size: Annotated[int, Field(ge=8, le=1024)] = 32
-    channels: Literal["auto", 1, 3] = "auto"
-    ratios: Ratios = Ratios()
-    seed: int = 42
-    on_bad_image: Literal["error", "skip"] = "error"
-    train_dev: Annotated[float, Field(ge=0, lt=0.5)] = 0.0  # share of the train split held out as train-dev
+    source: Literal["digits", "faces", "imagefolder"]
+    path: str | None
+    image_size: Annotated[int, Field(ge=8, le=1024)]
+    channels: Literal["auto", 1, 3]
+    ratios: Ratios
+    seed: int
+    on_bad_image: Literal["error", "skip"]
+    train_dev: Annotated[float, Field(ge=0, lt=0.5)]  # share of the train split held out as train-dev
 
     @field_validator("path")
     @classmethod
@@ -69,38 +70,38 @@ class DataParams(Section):
 
 
 class FlipParams(Section):
-    p: Probability = 0.0
+    p: Probability
 
 
 class CropParams(Section):
-    p: Probability = 0.5
-    padding: Annotated[int, Field(ge=1)] = 2
+    p: Probability
+    padding: Annotated[int, Field(ge=1)]
 
 
 class RotateParams(Section):
-    p: Probability = 0.5
-    limit: Annotated[float, Field(gt=0, le=180)] = 10.0
+    p: Probability
+    limit: Annotated[float, Field(gt=0, le=180)]
 
 
 class ColorShiftParams(Section):
-    p: Probability = 0.0
-    shift: Annotated[float, Field(gt=0, le=255)] = 20.0
+    p: Probability
+    shift: Annotated[float, Field(gt=0, le=255)]
 
 
 class FancyPCAParams(Section):
-    p: Probability = 0.0
-    alpha: Annotated[float, Field(gt=0)] = 0.1
+    p: Probability
+    alpha: Annotated[float, Field(gt=0)]
 
 
 class AugmentParams(Section):
-    copies: Annotated[int, Field(ge=0, le=50)] = 1
-    seed: int = 42
-    hflip: FlipParams = FlipParams()
-    crop: CropParams = CropParams()
-    rotate: RotateParams = RotateParams()
-    color_shift: ColorShiftParams = ColorShiftParams()
-    fancy_pca: FancyPCAParams = FancyPCAParams()
-    preview_examples: Annotated[int, Field(ge=1, le=64)] = 8
+    copies: Annotated[int, Field(ge=0, le=50)]
+    seed: int
+    hflip: FlipParams
+    crop: CropParams
+    rotate: RotateParams
+    color_shift: ColorShiftParams
+    fancy_pca: FancyPCAParams
+    preview_examples: Annotated[int, Field(ge=1, le=64)]
 
 
 def _keys_as_text_inner(value: dict) -> dict:
@@ -112,49 +113,49 @@ class EarlyStoppingParams(Section):
 
     # "primary": the validation metric of the entry's primary metric; otherwise val_loss or one of
     # the validation metrics of the entry's family (checked per entry)
-    monitor: str = "val_loss"
-    patience: Annotated[int, Field(ge=0)] = 0
-    min_delta: Annotated[float, Field(ge=0)] = 0.0
+    monitor: str
+    patience: Annotated[int, Field(ge=0)]
+    min_delta: Annotated[float, Field(ge=0)]
 
 
 class TrainParams(Section):
-    seed: int = 42
-    epochs: Annotated[int, Field(ge=1)] = 15
-    batch_size: Annotated[int, Field(ge=1)] = 64
+    seed: int
+    epochs: Annotated[int, Field(ge=1)]
+    batch_size: Annotated[int, Field(ge=1)]
     # Optimiser: sgd (momentum 0 is plain mini-batch SGD), rmsprop (beta2 decays the squared
     # gradients), adam and adamw (beta1, beta2).
-    optimizer: Literal["sgd", "rmsprop", "adam", "adamw"] = "adamw"
-    lr: Annotated[float, Field(gt=0)] = 3e-3
-    momentum: Annotated[float, Field(ge=0, lt=1)] = 0.9
-    nesterov: bool = False
-    beta1: Annotated[float, Field(ge=0, lt=1)] = 0.9
-    beta2: Annotated[float, Field(ge=0, lt=1)] = 0.999
-    eps: Annotated[float, Field(gt=0)] = 1e-8
+    optimizer: Literal["sgd", "rmsprop", "adam", "adamw"]
+    lr: Annotated[float, Field(gt=0)]
+    momentum: Annotated[float, Field(ge=0, lt=1)]
+    nesterov: bool
+    beta1: Annotated[float, Field(ge=0, lt=1)]
+    beta2: Annotated[float, Field(ge=0, lt=1)]
+    eps: Annotated[float, Field(gt=0)]
     # Learning-rate schedule, per step: onecycle, or a warm-up then a decay by epoch.
-    schedule: Literal["constant", "onecycle", "inverse_time", "exponential", "step", "cosine"] = "onecycle"
-    decay_rate: Annotated[float, Field(ge=0)] = 1.0  # inverse_time: lr0 / (1 + decay_rate * epoch)
-    gamma: Annotated[float, Field(gt=0, le=1)] = 0.9  # exponential: lr0 * gamma**epoch; step: per step
-    step_epochs: Annotated[int, Field(ge=1)] = 5  # step: multiply by gamma every step_epochs
-    warmup_epochs: Annotated[int, Field(ge=0)] = 0  # linear warm-up before the schedule...
-    warmup_steps: Annotated[int, Field(ge=0)] = 0  # ...counted in epochs or in steps
+    schedule: Literal["constant", "onecycle", "inverse_time", "exponential", "step", "cosine"]
+    decay_rate: Annotated[float, Field(ge=0)]  # inverse_time: lr0 / (1 + decay_rate * epoch)
+    gamma: Annotated[float, Field(gt=0, le=1)]  # exponential: lr0 * gamma**epoch; step: per step
+    step_epochs: Annotated[int, Field(ge=1)]  # step: multiply by gamma every step_epochs
+    warmup_epochs: Annotated[int, Field(ge=0)]  # linear warm-up before the schedule...
+    warmup_steps: Annotated[int, Field(ge=0)]  # ...counted in epochs or in steps
     # Regularisation.
-    weight_decay: Annotated[float, Field(ge=0)] = 5e-4  # L2 as the optimiser's weight decay
-    l2_penalty: Annotated[float, Field(ge=0)] = 0.0  # lambda of the cost term lambda/(2m) * sum ||W||^2
-    keep_prob: Annotated[float, Field(gt=0, le=1)] | None = None  # every dropout layer; null: the model's own
-    label_smoothing: Annotated[float, Field(ge=0, lt=1)] = 0.05
-    gradient_clip: Annotated[float, Field(gt=0)] | None = None  # max global gradient norm
-    mixup_alpha: Annotated[float, Field(ge=0)] = 0.0  # lambda ~ Beta(alpha, alpha); 0: off
-    manifold_mixup_alpha: Annotated[float, Field(ge=0)] = 0.0  # the same, at a random hidden layer
-    early_stopping: EarlyStoppingParams = EarlyStoppingParams()
-    loss_smoothing: Annotated[float, Field(ge=0, lt=1)] = 0.98  # beta of the smoothed training loss
-    accelerator: str = "auto"
-    devices: int | str = "auto"
-    strategy: str = "auto"
-    precision: Literal["32-true", "16-mixed", "bf16-mixed", "64-true"] = "32-true"
-    memory_format: Literal["channels_last", "contiguous"] = "channels_last"  # of conv weights and batches
-    aux_loss_weight: Annotated[float, Field(ge=0)] = 0.3  # Inception's auxiliary classifiers
-    init_from: str | None = None  # a model of this pipeline, or "torchvision:<weights>" from the cache
-    freeze: Literal["none", "all_but_head"] | Annotated[int, Field(ge=0)] = "none"
+    weight_decay: Annotated[float, Field(ge=0)]  # L2 as the optimiser's weight decay
+    l2_penalty: Annotated[float, Field(ge=0)]  # lambda of the cost term lambda/(2m) * sum ||W||^2
+    keep_prob: Annotated[float, Field(gt=0, le=1)] | None  # every dropout layer; null: the model's own
+    label_smoothing: Annotated[float, Field(ge=0, lt=1)]
+    gradient_clip: Annotated[float, Field(gt=0)] | None  # max global gradient norm
+    mixup_alpha: Annotated[float, Field(ge=0)]  # lambda ~ Beta(alpha, alpha); 0: off
+    manifold_mixup_alpha: Annotated[float, Field(ge=0)]  # the same, at a random hidden layer
+    early_stopping: EarlyStoppingParams
+    loss_smoothing: Annotated[float, Field(ge=0, lt=1)]  # beta of the smoothed training loss
+    accelerator: str
+    devices: int | str
+    strategy: str
+    precision: Literal["32-true", "16-mixed", "bf16-mixed", "64-true"]
+    memory_format: Literal["channels_last", "contiguous"]  # of conv weights and batches
+    aux_loss_weight: Annotated[float, Field(ge=0)]  # Inception's auxiliary classifiers
+    init_from: str | None  # a model of this pipeline, or "torchvision:<weights>" from the cache
+    freeze: Literal["none", "all_but_head"] | Annotated[int, Field(ge=0)]
 
     @model_validator(mode="after")
     def _compatible(self) -> TrainParams:
@@ -183,13 +184,13 @@ class ModelSettings(Section):
 class TransferParams(Section):
     """The transfer-learning demonstration: pretrain on some classes, fine-tune on others."""
 
-    arch: str = "lenet5"
-    source_classes: list[str] = Field(default_factory=list)  # empty: the first half of the classes
-    target_classes: list[str] = Field(default_factory=list)  # empty: the other half
-    target_examples_per_class: Annotated[int, Field(ge=1)] = 5
-    freeze: Literal["none", "all_but_head"] | Annotated[int, Field(ge=0)] = "all_but_head"
-    pretrain_epochs: Annotated[int, Field(ge=1)] = 8
-    finetune_epochs: Annotated[int, Field(ge=1)] = 30
+    arch: str
+    source_classes: list[str]  # empty: the first half of the classes
+    target_classes: list[str]  # empty: the other half
+    target_examples_per_class: Annotated[int, Field(ge=1)]
+    freeze: Literal["none", "all_but_head"] | Annotated[int, Field(ge=0)]
+    pretrain_epochs: Annotated[int, Field(ge=1)]
+    finetune_epochs: Annotated[int, Field(ge=1)]
 
     @field_validator("arch")
     @classmethod
@@ -208,17 +209,17 @@ PRIMARY_MONITORS = FAMILIES["classify"].monitors
 
 
 class EvaluateParams(Section):
-    class_weights: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    class_weights: dict[str, Annotated[float, Field(ge=0)]]
     # cost of predicting the inner class for the outer one; unnamed pairs cost 1 (0 when right)
-    cost_matrix: dict[str, dict[str, Annotated[float, Field(ge=0)]]] = Field(default_factory=dict)
+    cost_matrix: dict[str, dict[str, Annotated[float, Field(ge=0)]]]
     # the single-number metric: checkpointing, early stopping (monitor primary), leaderboard, tuning
-    primary_metric: Literal["accuracy", "weighted_error", "cost_error"] = "accuracy"
-    bayes_error: Annotated[float, Field(ge=0, le=1)] | None = None  # human-level proxy; null: 0
-    diagnosis_tolerance: Annotated[float, Field(ge=0, le=1)] = 0.005  # smaller gaps: none dominates
-    calibration_bins: Annotated[int, Field(ge=2, le=100)] = 15
-    worst_examples: Annotated[int, Field(ge=1, le=100)] = 16  # misclassified test images in the grid
-    tta: Literal["none", "flip", "ten_crop"] = "none"  # test-time augmentation
-    tta_padding: Annotated[int, Field(ge=1)] = 2  # ten_crop: pixels of (reflected) border to crop from
+    primary_metric: Literal["accuracy", "weighted_error", "cost_error"]
+    bayes_error: Annotated[float, Field(ge=0, le=1)] | None  # human-level proxy; null: 0
+    diagnosis_tolerance: Annotated[float, Field(ge=0, le=1)]  # smaller gaps: none dominates
+    calibration_bins: Annotated[int, Field(ge=2, le=100)]
+    worst_examples: Annotated[int, Field(ge=1, le=100)]  # misclassified test images in the grid
+    tta: Literal["none", "flip", "ten_crop"]  # test-time augmentation
+    tta_padding: Annotated[int, Field(ge=1)]  # ten_crop: pixels of (reflected) border to crop from
 
     @field_validator("class_weights", "cost_matrix", mode="before")
     @classmethod
@@ -238,12 +239,12 @@ class EvaluateParams(Section):
 
 
 class LeaderboardParams(Section):
-    ensemble: list[str] = Field(default_factory=list)  # models whose averaged probabilities get a row
+    ensemble: list[str]  # models whose averaged probabilities get a row
 
 
 class ExportParams(Section):
-    max_abs_diff: Annotated[float, Field(gt=0)] = 1e-4
-    latency_runs: Annotated[int, Field(ge=1)] = 100
+    max_abs_diff: Annotated[float, Field(gt=0)]
+    latency_runs: Annotated[int, Field(ge=1)]
 
 
 class SearchDimension(Section):
@@ -277,37 +278,24 @@ class SearchDimension(Section):
         return self
 
 
-DEFAULT_SPACE = {
-    "train.lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
-    "train.momentum": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True, "one_minus": True},
-    "train.beta1": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True, "one_minus": True},
-    "train.weight_decay": {"type": "float", "low": 1e-6, "high": 1e-2, "log": True},
-    "train.batch_size": {"type": "categorical", "choices": [32, 64, 128]},
-    "train.keep_prob": {"type": "float", "low": 0.5, "high": 1.0},
-    "train.optimizer": {"type": "categorical", "choices": ["sgd", "adam", "adamw"]},
-}
-
-
 class TuneParams(Section):
     """``dlpipe tune``: an Optuna study over ``space`` for one entry of ``models``."""
 
-    model: str = "lenet5"  # the entry tuned by `dlpipe tune` without an argument
-    models: list[str] = Field(default_factory=list)  # entries `dvc repro` tunes (tune@NAME); [] = none
-    trials: Annotated[int, Field(ge=1)] = 20
-    timeout: Annotated[float, Field(gt=0)] | None = None  # seconds
-    workers: Annotated[int, Field(ge=1)] = 1
-    storage: str = "sqlite:///optuna.db"  # any SQLAlchemy URL; DLPIPE_TUNE_STORAGE overrides
-    epochs: Annotated[int, Field(ge=1)] = 8  # per trial; the pruner sees every epoch
-    seed: int = 42
-    pruner: Literal["median", "hyperband", "none"] = "median"
-    pruner_startup_trials: Annotated[int, Field(ge=0)] = 3  # median: trials before any pruning
-    pruner_warmup_epochs: Annotated[int, Field(ge=0)] = 0  # median: epochs before a trial can be pruned
-    heartbeat_seconds: Annotated[int, Field(ge=1)] = 10  # a trial silent for grace_seconds...
-    grace_seconds: Annotated[int, Field(ge=1)] = 60  # ...is marked FAIL (its worker died)
-    retries: Annotated[int, Field(ge=0)] = 1  # a failed trial is retried this often
-    space: dict[str, SearchDimension] = Field(
-        default_factory=lambda: {key: SearchDimension(**value) for key, value in DEFAULT_SPACE.items()}
-    )
+    model: str  # the entry tuned by `dlpipe tune` without an argument
+    models: list[str]  # entries `dvc repro` tunes (tune@NAME); [] = none
+    trials: Annotated[int, Field(ge=1)]
+    timeout: Annotated[float, Field(gt=0)] | None  # seconds
+    workers: Annotated[int, Field(ge=1)]
+    storage: str  # any SQLAlchemy URL; DLPIPE_TUNE_STORAGE overrides
+    epochs: Annotated[int, Field(ge=1)]  # per trial; the pruner sees every epoch
+    seed: int
+    pruner: Literal["median", "hyperband", "none"]
+    pruner_startup_trials: Annotated[int, Field(ge=0)]  # median: trials before any pruning
+    pruner_warmup_epochs: Annotated[int, Field(ge=0)]  # median: epochs before a trial can be pruned
+    heartbeat_seconds: Annotated[int, Field(ge=1)]  # a trial silent for grace_seconds...
+    grace_seconds: Annotated[int, Field(ge=1)]  # ...is marked FAIL (its worker died)
+    retries: Annotated[int, Field(ge=0)]  # a failed trial is retried this often
+    space: dict[str, SearchDimension]
 
     @field_validator("space")
     @classmethod
@@ -341,10 +329,20 @@ _UNTUNABLE = {
 
 
 class TrackingParams(Section):
-    uri: str = "sqlite:///mlflow.db"
-    experiment: Annotated[str, Field(min_length=1)] = "dlpipe"
-    artifact_dir: Annotated[str, Field(min_length=1)] = "mlartifacts"
-    registered_model_prefix: str = "dlpipe-"
+    uri: str
+    experiment: Annotated[str, Field(min_length=1)]
+    artifact_dir: Annotated[str, Field(min_length=1)]
+    registered_model_prefix: str
+
+
+def _nested_update(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        inner = merged.get(key)
+        merged[key] = (
+            _nested_update(inner, value) if isinstance(inner, dict) and isinstance(value, dict) else value
+        )
+    return merged
 
 
 def _entries_may_be_empty(cls: type, value: Any) -> Any:
@@ -360,13 +358,13 @@ Models = Annotated[dict[str, ModelSettings], Field(min_length=1)]
 class LocalizeData(Section):
     """Scenes of zero or one object: built-in (digits pasted on textures) or YOLO txt labels."""
 
-    source: Literal["scenes", "yolo"] = "scenes"
-    path: str | None = Field(default=None, validate_default=True)  # yolo: classes.txt, images/, labels/
-    images: Annotated[int, Field(ge=20)] = 2000  # scenes: how many to make
-    image_size: Annotated[int, Field(ge=16, le=1024)] = 32
-    empty_share: Annotated[float, Field(ge=0, lt=1)] = 0.2  # scenes: share without an object
-    ratios: Ratios = Ratios()
-    seed: int = 42
+    source: Literal["scenes", "yolo"]
+    path: str | None  # yolo: classes.txt, images/, labels/
+    images: Annotated[int, Field(ge=20)]  # scenes: how many to make
+    image_size: Annotated[int, Field(ge=16, le=1024)]
+    empty_share: Annotated[float, Field(ge=0, lt=1)]  # scenes: share without an object
+    ratios: Ratios
+    seed: int
 
     @field_validator("path")
     @classmethod
@@ -379,12 +377,12 @@ class LocalizeData(Section):
 class LandmarksData(Section):
     """Images with K ordered points: built-in cards (four corners) or a CSV of points."""
 
-    source: Literal["cards", "csv"] = "cards"
-    path: str | None = Field(default=None, validate_default=True)  # csv: image,x1,y1,...,xK,yK
-    images: Annotated[int, Field(ge=20)] = 8000  # cards: how many to make
-    image_size: Annotated[int, Field(ge=16, le=1024)] = 64
-    ratios: Ratios = Ratios()
-    seed: int = 42
+    source: Literal["cards", "csv"]
+    path: str | None  # csv: image,x1,y1,...,xK,yK
+    images: Annotated[int, Field(ge=20)]  # cards: how many to make
+    image_size: Annotated[int, Field(ge=16, le=1024)]
+    ratios: Ratios
+    seed: int
 
     @field_validator("path")
     @classmethod
@@ -397,50 +395,47 @@ class LandmarksData(Section):
 class LocalizeParams(Section):
     """Classification with localisation: y = [p_c, b_x, b_y, b_h, b_w, c_1 ... c_n]."""
 
-    data: LocalizeData = LocalizeData()
-    augment: AugmentParams = AugmentParams(hflip=FlipParams(p=0.0), rotate=RotateParams(p=0.0))
-    models: Models = {"lenet5_box": ModelSettings(arch="lenet5")}
-    primary_metric: Literal["mean_iou", "class_accuracy", "iou50"] = "mean_iou"
-    box_weight: Annotated[float, Field(gt=0)] = 5.0  # the box's squared error against p_c and class
-    examples: Annotated[int, Field(ge=1, le=64)] = 16  # test images in the boxes plot
+    data: LocalizeData
+    augment: AugmentParams
+    models: Models
+    primary_metric: Literal["mean_iou", "class_accuracy", "iou50"]
+    box_weight: Annotated[float, Field(gt=0)]  # the box's squared error against p_c and class
+    examples: Annotated[int, Field(ge=1, le=64)]  # test images in the boxes plot
 
     _empty_entries = field_validator("models", mode="before")(_entries_may_be_empty)
 
 
 class LandmarksAugment(AugmentParams):
     # point pairs (numbered from 1) that a mirror swaps: a mirrored top-left corner is the top-right
-    mirror_pairs: list[Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max_length=2)]] = [
-        [1, 2],
-        [3, 4],
-    ]
+    mirror_pairs: list[Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max_length=2)]]
 
 
 class LandmarksParams(Section):
     """K ordered (x, y) points per image, squared error."""
 
-    data: LandmarksData = LandmarksData()
-    augment: LandmarksAugment = LandmarksAugment(hflip=FlipParams(p=0.5), rotate=RotateParams(p=0.5))
-    models: Models = {"corners": ModelSettings(arch="lenet5")}
-    primary_metric: Literal["nme", "pck"] = "nme"
-    pck_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.05  # a point within this share of the size
-    examples: Annotated[int, Field(ge=1, le=64)] = 16  # test images in the points plot
+    data: LandmarksData
+    augment: LandmarksAugment
+    models: Models
+    primary_metric: Literal["nme", "pck"]
+    pck_threshold: Annotated[float, Field(gt=0, lt=1)]  # a point within this share of the size
+    examples: Annotated[int, Field(ge=1, le=64)]  # test images in the points plot
 
     _empty_entries = field_validator("models", mode="before")(_entries_may_be_empty)
 
 
 class Params(Section):
-    data: DataParams = DataParams()
-    augment: AugmentParams = AugmentParams()
-    models: Models = {"lenet5": ModelSettings()}  # the classification entries
-    train: TrainParams = TrainParams()
-    transfer: TransferParams = TransferParams()
-    evaluate: EvaluateParams = EvaluateParams()
-    export: ExportParams = ExportParams()
-    leaderboard: LeaderboardParams = LeaderboardParams()
-    tune: TuneParams = TuneParams()
-    tracking: TrackingParams = TrackingParams()
-    localize: LocalizeParams = LocalizeParams()
-    landmarks: LandmarksParams = LandmarksParams()
+    data: DataParams
+    augment: AugmentParams
+    models: Models  # the classification entries
+    train: TrainParams
+    transfer: TransferParams
+    evaluate: EvaluateParams
+    export: ExportParams
+    leaderboard: LeaderboardParams
+    tune: TuneParams
+    tracking: TrackingParams
+    localize: LocalizeParams
+    landmarks: LandmarksParams
 
     _empty_entries = field_validator("models", mode="before")(_entries_may_be_empty)
 
@@ -526,8 +521,9 @@ class Params(Section):
         return f"models.{name}" if family == "classify" else f"{family}.models.{name}"
 
     def train_for(self, name: str) -> TrainParams:
-        """The shared train section with this entry's overrides applied."""
-        return TrainParams.model_validate({**self.train.model_dump(), **self.entry(name).train})
+        """The shared train section with this entry's overrides applied, nested: an entry that sets
+        ``early_stopping: {monitor: ...}`` keeps the section's patience and min_delta."""
+        return TrainParams.model_validate(_nested_update(self.train.model_dump(), self.entry(name).train))
 
     def check_entry(self, name: str) -> None:
         """Raise ValueError for a train override that the entry's family does not read, or an
