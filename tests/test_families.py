@@ -254,3 +254,16 @@ def test_primary_metric_is_read_by_the_train_and_leaderboard_stages(inside: Path
         leaderboard.run(params)
     assert summary["monitor"] == "val_pck" and "best_val_pck" in summary
     assert "## Landmarks (ranked by pck)" in board
+
+
+@pytest.mark.parametrize("arch", ["convnet", "resnet20", "nin"])
+def test_a_landmarks_network_starts_with_every_point_at_the_centre(arch):
+    """The head starts at the targets' middle, not at He-initialised outputs of order 1."""
+    from conftest import shipped
+    from dlpipe.tasks.landmarks.task import LandmarkTask
+
+    names = ["1", "2", "3", "4"]
+    task = LandmarkTask(arch, 3, 8, 32, names, {}, shipped("train").model_dump()).eval()
+    with torch.no_grad():
+        points = task(torch.randn(5, 3, 32, 32))
+    assert torch.equal(points, torch.full((5, 8), 0.5))

@@ -219,6 +219,7 @@ def test_localisation_loss_passes_gradient_checking_in_train_mode():
         .double()
         .train()
     )
+    _random_head(task)
     x = _double(6, 1, 8, 8).requires_grad_(True)
     boxes = torch.rand(6, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(2)) * 0.5 + 0.2
     present = torch.tensor([1.0, 1.0, 0.0, 1.0, 0.0, 1.0], dtype=torch.float64)
@@ -233,6 +234,13 @@ def test_localisation_loss_passes_gradient_checking_in_train_mode():
     assert relative_error(cost, [*task.parameters(), x], max_per_tensor=16) < 1e-6
 
 
+def _random_head(task) -> None:
+    """The families zero the last layer (a fresh head starts undecided); the check wants a
+    gradient on every path, so the head gets random weights here."""
+    last = [m for m in task.model.modules() if isinstance(m, torch.nn.Linear)][-1]
+    torch.nn.init.normal_(last.weight, std=0.3)
+
+
 def test_landmark_loss_passes_gradient_checking_in_train_mode():
     torch.manual_seed(0)
     names = ["1", "2", "3", "4"]
@@ -241,6 +249,7 @@ def test_landmark_loss_passes_gradient_checking_in_train_mode():
         .double()
         .train()
     )
+    _random_head(task)
     x = _double(6, 1, 8, 8).requires_grad_(True)
     y = torch.rand(6, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
 

@@ -105,3 +105,11 @@ def test_every_model_overfits_32_examples(name: str):
         if accuracy == 1.0:
             break
     assert accuracy == 1.0, f"{name} reached {accuracy:.2f} in {OVERFIT_STEPS} steps"
+
+
+def test_convnet_sizes_its_head_from_widths_and_hidden_and_refuses_too_many_stages():
+    model = build_model("convnet", 3, 8, 64, {"widths": [16, 32, 64, 128], "hidden": 100})
+    head = [m for m in model.classifier if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in head] == [(128 * 4 * 4, 100), (100, 8)]
+    with pytest.raises(ValueError, match="4 stages halve a 8-pixel image below one pixel"):
+        build_model("convnet", 3, 8, 8, {"widths": [8, 8, 8, 8]})

@@ -20,3 +20,12 @@ def initialize(model: nn.Module, scheme: str) -> None:
         elif isinstance(module, nn.BatchNorm2d | nn.BatchNorm1d):
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
+
+
+def zero_last_layer(model: nn.Module, bias: float) -> None:
+    """Zero the weights of the network's last linear or convolutional layer and fill its biases
+    with ``bias``: a regression head then starts at one chosen output for every input."""
+    last = [m for m in model.modules() if isinstance(m, nn.Linear | nn.Conv2d)][-1]
+    nn.init.zeros_(last.weight)
+    if last.bias is not None:
+        nn.init.constant_(last.bias, bias)

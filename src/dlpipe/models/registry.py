@@ -21,6 +21,7 @@ ARCHITECTURES: dict[str, str] = {
     "mlp_deep": "dlpipe.models.mlp:deep_mlp",
     "lenet5": "dlpipe.models.lenet:lenet5",
     "lenet5_classic": "dlpipe.models.lenet:lenet5_classic",
+    "convnet": "dlpipe.models.convnet:convnet",
     "alexnet": "dlpipe.models.alexnet:alexnet",
     "vgg16": "dlpipe.models.vgg:vgg16",
     "vgg16_bn": "dlpipe.models.vgg:vgg16_bn",

@@ -8,6 +8,7 @@ from typing import Any
 from torch import Tensor
 
 from dlpipe.config import Params
+from dlpipe.models.init import zero_last_layer
 from dlpipe.tasks.localize.boxes import localization_loss, score_sums, scores
 from dlpipe.training.module import Task
 
@@ -19,6 +20,9 @@ class LocalizationTask(Task):
     def __init__(self, *args: Any, box_weight: float = 5.0, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.box_weight = box_weight
+        # The head starts undecided: p_c = 0.5, the box centred at half the image's size, classes
+        # uniform (He-initialised outputs of order 1 saturate the box's sigmoid).
+        zero_last_layer(self.model, bias=0.0)
 
     @staticmethod
     def outputs_for(names: list[str]) -> int:
