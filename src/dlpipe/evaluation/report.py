@@ -1,7 +1,7 @@
 """What every family's evaluator shares: scores on each split, the diagnosis of its primary
 metric, and the files and MLflow records of an evaluation.
 
-A family scores a split with ``score(outputs, targets) -> {metric: value}`` on the
+A family scores a split with ``score(outputs, targets, names) -> {metric: value}`` on the
 network's raw outputs; the errors the diagnosis compares are 1 − metric for a
 metric that grows with quality (mean IoU, PCK) and the metric itself otherwise (NME).
 """
@@ -12,25 +12,35 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from torch import nn
 
 from dlpipe import disk, paths, tracking
 from dlpipe.config import Params
 from dlpipe.evaluation.diagnosis import diagnose, to_markdown
 from dlpipe.evaluation.outputs import predict_outputs, split_inputs
+from dlpipe.models.checkpoint import load_model
 from dlpipe.tasks import FAMILIES
 
-Score = Callable[[torch.Tensor, torch.Tensor], dict[str, float]]
+Score = Callable[[torch.Tensor, torch.Tensor, list[str]], dict[str, float]]
+# (test images as uint8 N×H×W×C, their targets, the network's outputs, names): draws the family's plot
+Plot = Callable[[np.ndarray, np.ndarray, np.ndarray, list[str]], None]
 
 
-def split_scores(model: nn.Module, family: str, score: Score) -> dict[str, dict[str, float]]:
-    """The family's scores on the un-augmented train, val and test splits."""
+def evaluate(
+    params: Params, family: str, name: str, score: Score, plot: Plot, plot_file: str
+) -> tuple[dict[str, float], dict]:
+    """Entry ``name``'s evaluation: its scores on the un-augmented train, val and test splits (the
+    diagnosis reads all three), the family's plot from the test split's outputs (predicted once),
+    all published. Returns the test metrics and the diagnosis."""
+    model, _ = load_model(paths.model_file(name))
     scored = {}
     for split in ("train", "val", "test"):
-        x, y, _ = split_inputs(family, split)
-        outputs = torch.from_numpy(predict_outputs(model, x))
-        scored[split] = score(outputs, torch.from_numpy(np.asarray(y)))
-    return scored
+        x, targets, names = split_inputs(family, split)
+        outputs = predict_outputs(model, x)
+        scored[split] = score(torch.from_numpy(outputs), torch.from_numpy(targets), names)
+    plot(disk.load_arrays(paths.split_file(family, "test"))["x"], targets, outputs, names)
+    found, error_name = diagnosis(params, family, scored)
+    publish(params, name, scored["test"], found, error_name, [plot_file])
+    return scored["test"], found
 
 
 def diagnosis(params: Params, family: str, scored: dict[str, dict[str, float]]) -> tuple[dict, str]:

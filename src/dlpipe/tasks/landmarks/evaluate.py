@@ -14,19 +14,17 @@ import numpy as np
 import torch
 from PIL import Image
 
-from dlpipe import disk, paths
+from dlpipe import paths
 from dlpipe.config import Params
 from dlpipe.evaluation import plots, report
-from dlpipe.evaluation.outputs import predict_outputs, split_inputs
-from dlpipe.models.checkpoint import load_model
 from dlpipe.tasks.landmarks.drawing import draw_points
 from dlpipe.tasks.landmarks.points import distances, score_sums, scores
 
 PLOT = "points.png"
 
 
-def scorer(threshold: float, names: list[str]):
-    def score(outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+def scorer(threshold: float) -> report.Score:
+    def score(outputs: torch.Tensor, targets: torch.Tensor, names: list[str]) -> dict[str, float]:
         measured = scores(score_sums(outputs, targets, threshold))
         per_point = distances(outputs, targets).mean(dim=0)
         return {
@@ -54,16 +52,11 @@ def points_plot(images: np.ndarray, targets: np.ndarray, outputs: np.ndarray, co
 
 
 def run(params: Params, name: str) -> None:
-    model, spec = load_model(paths.model_file(name))
-    score = scorer(params.landmarks.pck_threshold, spec["names"])
-    scored = report.split_scores(model, "landmarks", score)
-    x, targets, _ = split_inputs("landmarks", "test")
-    outputs = predict_outputs(model, x)
-    images = disk.load_arrays(paths.split_file("landmarks", "test"))["x"]
-    points_plot(images, targets, outputs, params.landmarks.examples, name)
-    found, error_name = report.diagnosis(params, "landmarks", scored)
-    metrics = scored["test"]
-    report.publish(params, name, metrics, found, error_name, [PLOT])
+    def plot(images: np.ndarray, targets: np.ndarray, outputs: np.ndarray, names: list[str]) -> None:
+        points_plot(images, targets, outputs, params.landmarks.examples, name)
+
+    score = scorer(params.landmarks.pck_threshold)
+    metrics, found = report.evaluate(params, "landmarks", name, score, plot, PLOT)
     print(
         f"evaluate@{name}: NME {metrics['nme']:.4f}, PCK@{params.landmarks.pck_threshold:g} "
         f"{metrics['pck']:.4f}; dominant gap: {found['dominant']}"

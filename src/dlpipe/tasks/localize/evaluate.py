@@ -14,18 +14,16 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from dlpipe import disk, paths
+from dlpipe import paths
 from dlpipe.config import Params
 from dlpipe.evaluation import plots, report
-from dlpipe.evaluation.outputs import predict_outputs, split_inputs
-from dlpipe.models.checkpoint import load_model
 from dlpipe.tasks.localize.boxes import score_sums, scores
 from dlpipe.tasks.localize.drawing import PREDICTED_COLOUR, TRUE_COLOUR, corners
 
 PLOT = "boxes.png"
 
 
-def score(outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+def score(outputs: torch.Tensor, targets: torch.Tensor, names: list[str]) -> dict[str, float]:
     sums = score_sums(outputs, targets)
     measured = scores(sums, torch.tensor(float(len(targets))))
     named = {
@@ -70,15 +68,10 @@ def boxes_plot(
 
 
 def run(params: Params, name: str) -> None:
-    model, _ = load_model(paths.model_file(name))
-    scored = report.split_scores(model, "localize", score)
-    x, targets, names = split_inputs("localize", "test")
-    outputs = predict_outputs(model, x)
-    images = disk.load_arrays(paths.split_file("localize", "test"))["x"]
-    boxes_plot(images, targets, outputs, names, params.localize.examples, name)
-    found, error_name = report.diagnosis(params, "localize", scored)
-    metrics = scored["test"]
-    report.publish(params, name, metrics, found, error_name, [PLOT])
+    def plot(images: np.ndarray, targets: np.ndarray, outputs: np.ndarray, names: list[str]) -> None:
+        boxes_plot(images, targets, outputs, names, params.localize.examples, name)
+
+    metrics, found = report.evaluate(params, "localize", name, score, plot, PLOT)
     print(
         f"evaluate@{name}: object accuracy {metrics['object_accuracy']:.4f}, class accuracy "
         f"{metrics['class_accuracy']:.4f}, mean IoU {metrics['mean_iou']:.4f}, "
