@@ -75,7 +75,7 @@ VAL_ACC = {"monitor": "val_acc"}
         ),
         (
             {"data": {"source": "imagefolder"}},
-            "data.path is required when data.source is imagefolder",
+            "data.path is required when source is imagefolder",
         ),
         ({"augment": {"crop": {"p": 1.5}}}, "augment.crop.p must be <= 1 (got 1.5)"),
         ({"models": {"lenet6": {}}}, "models.lenet6 names an unknown architecture 'lenet6'"),

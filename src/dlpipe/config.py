@@ -38,6 +38,17 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+def _path_required_for(source: str) -> Any:
+    """A validator of a data section's ``path``: required when ``source`` reads the user's files."""
+
+    def check(cls: type, path: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("source") == source and not path:
+            raise ValueError(f"is required when source is {source}")
+        return path
+
+    return check
+
+
 class Ratios(Section):
     train: Annotated[float, Field(gt=0, lt=1)]
     val: Annotated[float, Field(gt=0, lt=1)]
@@ -61,12 +72,7 @@ class DataParams(Section):
     on_bad_image: Literal["error", "skip"]
     train_dev: Annotated[float, Field(ge=0, lt=0.5)]  # share of the train split held out as train-dev
 
-    @field_validator("path")
-    @classmethod
-    def _path_for_imagefolder(cls, path: str | None, info: ValidationInfo) -> str | None:
-        if info.data.get("source") == "imagefolder" and not path:
-            raise ValueError("is required when data.source is imagefolder")
-        return path
+    _path_needed = field_validator("path")(_path_required_for("imagefolder"))
 
 
 class FlipParams(Section):
@@ -366,12 +372,7 @@ class LocalizeData(Section):
     ratios: Ratios
     seed: int
 
-    @field_validator("path")
-    @classmethod
-    def _path_for_yolo(cls, path: str | None, info: ValidationInfo) -> str | None:
-        if info.data.get("source") == "yolo" and not path:
-            raise ValueError("is required when source is yolo")
-        return path
+    _path_needed = field_validator("path")(_path_required_for("yolo"))
 
 
 class LandmarksData(Section):
@@ -384,12 +385,7 @@ class LandmarksData(Section):
     ratios: Ratios
     seed: int
 
-    @field_validator("path")
-    @classmethod
-    def _path_for_csv(cls, path: str | None, info: ValidationInfo) -> str | None:
-        if info.data.get("source") == "csv" and not path:
-            raise ValueError("is required when source is csv")
-        return path
+    _path_needed = field_validator("path")(_path_required_for("csv"))
 
 
 class LocalizeParams(Section):
