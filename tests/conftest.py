@@ -44,6 +44,13 @@ def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def write_params(root: Path, overrides: dict[str, Any] | None = None) -> None:
+    """``root/params.yaml``: the repository's, with TINY and then ``overrides`` merged in."""
+    defaults = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = merge(merge(defaults, TINY), overrides or {})
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
 def shipped(section: str, **overrides: Any) -> Any:
     """A section of the repository's params.yaml with ``overrides`` merged in (nested), validated:
     params.yaml is the one place values are written, so a test starts from it too."""
@@ -74,12 +81,10 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Pa
 
     Call it with nested overrides, e.g. ``project({"train": {"epochs": 1}})``.
     """
-    defaults = yaml.safe_load((REPO / "params.yaml").read_text())
     monkeypatch.chdir(tmp_path)
 
     def write(overrides: dict[str, Any] | None = None) -> Path:
-        params = merge(merge(defaults, TINY), overrides or {})
-        (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        write_params(tmp_path, overrides)
         return tmp_path
 
     return write

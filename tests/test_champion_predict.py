@@ -7,7 +7,6 @@ import contextlib
 import csv
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -21,7 +20,7 @@ import yaml
 from nbclient import NotebookClient
 from PIL import Image
 
-from conftest import REPO, TINY, merge, run_cli
+from conftest import REPO, run_cli, write_params
 from dlpipe import disk, tracking
 from dlpipe.config import load_params
 from dlpipe.evaluation.outputs import predict_outputs, split_inputs
@@ -45,14 +44,11 @@ def _git(root: Path, *args: str) -> str:
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("champion")
-    defaults = yaml.safe_load((REPO / "params.yaml").read_text())
-    (root / "params.yaml").write_text(yaml.safe_dump(merge(merge(defaults, TINY), OVERRIDES)))
+    write_params(root, OVERRIDES)
     _git(root, "init", "-q")
     _git(root, "add", "params.yaml")
     _git(root, "commit", "-qm", "tiny")
-    previous = Path.cwd()
-    os.chdir(root)
-    try:
+    with contextlib.chdir(root):
         params = load_params()
         split.run(params)
         augment.run(params)
@@ -61,8 +57,6 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
             evaluate.run(params, name)
             export.run(params, name)
         leaderboard.run(params)
-    finally:
-        os.chdir(previous)
     return root
 
 

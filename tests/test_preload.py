@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
-from conftest import REPO, TINY, cpu_env, merge, run_cli
+from conftest import cpu_env, run_cli, write_params
 
 SESSION = r"""
 set -u
@@ -43,8 +42,7 @@ MODELS = {"logreg": {}, "slow": {"arch": "lenet5", "train": {"epochs": 500}}}
 @pytest.fixture(scope="module")
 def session(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     root = tmp_path_factory.mktemp("preload")
-    defaults = yaml.safe_load((REPO / "params.yaml").read_text())
-    (root / "params.yaml").write_text(yaml.safe_dump(merge(merge(defaults, TINY), {"models": MODELS})))
+    write_params(root, {"models": MODELS})
     (root / "session.sh").write_text(SESSION)
     server = subprocess.run(
         [sys.executable, "-m", "dlpipe.preload", "bash", "session.sh"],

@@ -6,16 +6,14 @@ primary metric, weighted error), then evaluated with two diagnosis tolerances.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
-from pathlib import Path
 
 import lightning.pytorch as pl
 import pytest
-import yaml
 from lightning.pytorch.callbacks import EarlyStopping
 
-from conftest import REPO, TINY, merge, shipped
+from conftest import shipped, write_params
 from dlpipe.config import EarlyStoppingParams, load_params
 from dlpipe.errors import ConfigError
 from dlpipe.stages import augment, evaluate, split, train
@@ -42,8 +40,7 @@ class _Recorder(pl.Callback):
 def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Split, augment and train logreg; keep the trainer train@logreg built and what it saw."""
     root = tmp_path_factory.mktemp("stage_keys")
-    defaults = yaml.safe_load((REPO / "params.yaml").read_text())
-    (root / "params.yaml").write_text(yaml.safe_dump(merge(merge(defaults, TINY), SETTINGS)))
+    write_params(root, SETTINGS)
     built: dict = {"root": root, "recorder": _Recorder()}
     original = train.build_trainer
 
@@ -51,19 +48,14 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
         built["trainer"] = original(*args, callbacks=[*callbacks, built["recorder"]], **kwargs)
         return built["trainer"]
 
-    previous = Path.cwd()
-    os.chdir(root)
-    try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("CUDA_VISIBLE_DEVICES", "")
-            patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-            patch.setattr(train, "build_trainer", spy)
-            params = load_params()
-            split.run(params)
-            augment.run(params)
-            train.run(params, "logreg")
-    finally:
-        os.chdir(previous)
+    with contextlib.chdir(root), pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CUDA_VISIBLE_DEVICES", "")
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        patch.setattr(train, "build_trainer", spy)
+        params = load_params()
+        split.run(params)
+        augment.run(params)
+        train.run(params, "logreg")
     return built
 
 

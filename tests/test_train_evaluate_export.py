@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
-import os
 from pathlib import Path
 
 import mlflow
@@ -12,9 +12,8 @@ import numpy as np
 import onnxruntime
 import pytest
 import torch
-import yaml
 
-from conftest import REPO, TINY, merge, shipped
+from conftest import shipped, write_params
 from dlpipe import formats, tracking
 from dlpipe.config import load_params
 from dlpipe.errors import ExportError
@@ -25,31 +24,21 @@ from dlpipe.stages import augment, evaluate, export, split, train
 
 
 def _pipeline(root: Path, overrides: dict | None = None) -> None:
-    defaults = yaml.safe_load((REPO / "params.yaml").read_text())
-    params = merge(merge(defaults, TINY), overrides or {})
-    (root / "params.yaml").write_text(yaml.safe_dump(params))
-    previous = Path.cwd()
-    os.chdir(root)
-    try:
+    write_params(root, overrides)
+    with contextlib.chdir(root):
         loaded = load_params()
         split.run(loaded)
         augment.run(loaded)
         train.run(loaded, "lenet5")
         evaluate.run(loaded, "lenet5")
-    finally:
-        os.chdir(previous)
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("trained")
     _pipeline(root)
-    previous = Path.cwd()
-    os.chdir(root)
-    try:
+    with contextlib.chdir(root):
         export.run(load_params(), "lenet5")
-    finally:
-        os.chdir(previous)
     return root
 
 
