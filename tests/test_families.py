@@ -3,9 +3,9 @@ pipeline of one entry each (24-pixel images, one epoch), then what each stage wr
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
-import os
 from pathlib import Path
 
 import mlflow
@@ -16,7 +16,7 @@ import torch
 import yaml
 from PIL import Image
 
-from conftest import REPO, TINY, merge, run_cli
+from conftest import REPO, run_cli, write_params
 from dlpipe import disk
 from dlpipe.config import load_params
 from dlpipe.evaluation.outputs import predict_outputs, split_inputs
@@ -28,18 +28,11 @@ from dlpipe.tasks.localize.boxes import decode_box, iou
 FAMILY_ENTRIES = {"localize": "lenet5_box", "landmarks": "corners"}
 
 
-def _write_params(root: Path, overrides: dict | None = None) -> None:
-    defaults = yaml.safe_load((REPO / "params.yaml").read_text())
-    (root / "params.yaml").write_text(yaml.safe_dump(merge(merge(defaults, TINY), overrides or {})))
-
-
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("families")
-    _write_params(root)
-    previous = Path.cwd()
-    os.chdir(root)
-    try:
+    write_params(root)
+    with contextlib.chdir(root):
         params = load_params()
         for family, name in FAMILY_ENTRIES.items():
             split.run(params, family)
@@ -48,8 +41,6 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
             evaluate.run(params, name)
             export.run(params, name)
         leaderboard.run(params)
-    finally:
-        os.chdir(previous)
     return root
 
 
@@ -123,12 +114,12 @@ def test_landmark_metrics_are_the_scores_of_the_saved_model(inside: Path):
 
 def test_pck_threshold_is_read_by_the_evaluate_stage(inside: Path):
     before = json.loads(Path("reports/models/corners/metrics.json").read_text())
-    _write_params(inside, {"landmarks": {"pck_threshold": 0.5}})
+    write_params(inside, {"landmarks": {"pck_threshold": 0.5}})
     try:
         evaluate.run(load_params(), "corners")
         after = json.loads(Path("reports/models/corners/metrics.json").read_text())
     finally:
-        _write_params(inside)
+        write_params(inside)
         evaluate.run(load_params(), "corners")
     assert after["nme"] == before["nme"]
     assert after["pck"] > before["pck"]  # a tenfold threshold admits more points
@@ -225,19 +216,19 @@ def test_box_weight_is_read_by_the_train_stage(inside: Path):
             return float(next(csv.DictReader(file))["train_loss"])
 
     shipped = first_train_loss()
-    _write_params(inside, {"localize": {"box_weight": 500.0}})
+    write_params(inside, {"localize": {"box_weight": 500.0}})
     try:
         train.run(load_params(), "lenet5_box")
         heavier = first_train_loss()
     finally:
-        _write_params(inside)
+        write_params(inside)
         train.run(load_params(), "lenet5_box")
     assert heavier > shipped  # same seed and data: only the box term's weight changed
 
 
 def test_primary_metric_is_read_by_the_train_and_leaderboard_stages(inside: Path):
     """landmarks.primary_metric picks the checkpoint train keeps and the leaderboard's order."""
-    _write_params(inside, {"landmarks": {"primary_metric": "pck"}})
+    write_params(inside, {"landmarks": {"primary_metric": "pck"}})
     try:
         params = load_params()
         train.run(params, "corners")
@@ -247,7 +238,7 @@ def test_primary_metric_is_read_by_the_train_and_leaderboard_stages(inside: Path
         leaderboard.run(params)
         board = Path("reports/leaderboard.md").read_text()
     finally:
-        _write_params(inside)
+        write_params(inside)
         params = load_params()
         for stage in (train, evaluate, export):
             stage.run(params, "corners")
@@ -267,3 +258,26 @@ def test_a_landmarks_network_starts_with_every_point_at_the_centre(arch):
     with torch.no_grad():
         points = task(torch.randn(5, 3, 32, 32))
     assert torch.equal(points, torch.full((5, 8), 0.5))
+
+
+@pytest.mark.parametrize(("family", "outputs"), [("localize", 5 + 10), ("landmarks", 2 * 4)])
+def test_the_shipped_family_entry_trains_with_its_own_architecture_and_options(project, family, outputs):
+    """The entry params.yaml ships for the family (digit_box, corners) reaches the train stage: its
+    architecture and options size the network train.json reports, and other widths size another."""
+    from dlpipe.models.registry import build_model
+
+    ((name, entry),) = yaml.safe_load((REPO / "params.yaml").read_text())[family]["models"].items()
+    narrower = {**entry["options"], "widths": [8] * len(entry["options"]["widths"])}
+    counts = []
+    for options in (entry["options"], narrower):
+        project({family: {"models": {name: {**entry, "options": options, "train": {"epochs": 1}}}}})
+        params = load_params()
+        split.run(params, family)
+        augment.run(params, family)
+        train.run(params, name)
+        summary = json.loads(Path(f"reports/models/{name}/train.json").read_text())
+        network = build_model(entry["arch"], 3, outputs, params.data_of(family).image_size, options)
+        assert summary["architecture"] == entry["arch"]
+        assert summary["parameters"] == sum(p.numel() for p in network.parameters())
+        counts.append(summary["parameters"])
+    assert counts[1] < counts[0]

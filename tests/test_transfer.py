@@ -124,3 +124,32 @@ def test_fine_tuning_beats_scratch_on_the_shipped_setting_and_leaves_frozen_weig
     assert metrics["frozen_weights_unchanged"] is True
     head = [key for key in before if key.startswith("classifier.7.")]
     assert head and all(not torch.equal(before[key], after[key]) for key in head)  # the head learnt
+
+
+def test_init_from_and_freeze_reach_the_train_stage(project):
+    """train.init_from starts an entry from another entry's weights and train.freeze keeps the
+    named blocks as they came: after training, the student's frozen features equal its trained
+    teacher's byte for byte (a fresh start would hold the seed's initial weights); with freeze
+    none the same student moves them."""
+    from dlpipe import paths
+    from dlpipe.models.checkpoint import load_model
+    from dlpipe.stages import augment, train
+
+    def student(freeze: str) -> dict:
+        return {"arch": "lenet5", "train": {"epochs": 1, "init_from": "lenet5", "freeze": freeze}}
+
+    project({"models": {"lenet5": {"train": {"epochs": 1}}, "student": student("all_but_head")}})
+    split.run(load_params())
+    augment.run(load_params())
+    train.run(load_params(), "lenet5")
+    train.run(load_params(), "student")
+    teacher = load_model(paths.model_file("lenet5"))[0].features.state_dict()
+    learned = load_model(paths.model_file("student"))[0].features.state_dict()
+    assert all(torch.equal(learned[key], teacher[key]) for key in teacher)
+    summary = json.loads((paths.report_dir("student") / paths.TRAIN_SUMMARY).read_text())
+    assert summary["trainable_parameters"] < summary["parameters"]
+
+    project({"models": {"lenet5": {"train": {"epochs": 1}}, "student": student("none")}})
+    train.run(load_params(), "student")
+    moved = load_model(paths.model_file("student"))[0].features.state_dict()
+    assert not torch.equal(moved["0.weight"], teacher["0.weight"])
