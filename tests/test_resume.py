@@ -116,3 +116,14 @@ def test_changed_lr_starts_over_in_a_new_mlflow_run_instead_of_resuming(project,
     assert client.get_run(second_run).data.params["train.lr"] == "0.001"
     assert client.get_run(first_run).data.params["train.lr"] == "0.003"  # the old run is left as it was
     assert not resume.exists()
+
+
+def test_a_run_resumes_only_under_its_own_familys_primary_metric(project):
+    """The kept checkpoint is chosen by the entry's family's primary metric: changing it makes a
+    new run, changing another family's does not."""
+    project()
+    shipped = train.fingerprint(load_params(), "lenet5_box", [])
+    project({"evaluate": {"primary_metric": "weighted_error"}})
+    assert train.fingerprint(load_params(), "lenet5_box", []) == shipped
+    project({"localize": {"primary_metric": "class_accuracy"}})
+    assert train.fingerprint(load_params(), "lenet5_box", []) != shipped

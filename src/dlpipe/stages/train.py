@@ -44,7 +44,10 @@ def fingerprint(params: Params, name: str, inputs: list[Path]) -> str:
         "name": name,
         "model": params.entry(name).model_dump(),
         "train": params.train_for(name).model_dump(),
-        "selection": params.evaluate.model_dump(include={"primary_metric", "class_weights", "cost_matrix"}),
+        "selection": {  # what picks the kept checkpoint: the family's primary metric and its weights
+            "primary_metric": params.primary_metric(params.family_of(name)),
+            **params.evaluate.model_dump(include={"class_weights", "cost_matrix"}),
+        },
         "inputs": {str(p): _file_digest(p) for p in inputs},
     }
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()

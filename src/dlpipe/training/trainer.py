@@ -114,7 +114,6 @@ def build_task(params, name: str, options: dict | None = None, train: TrainParam
     """
     from dlpipe.data.datamodule import ArrayDataModule
     from dlpipe.models.registry import check_options
-    from dlpipe.tasks import FAMILIES
     from dlpipe.training import weights
 
     family = params.family_of(name)
