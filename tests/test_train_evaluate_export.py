@@ -17,7 +17,7 @@ from conftest import shipped, write_params
 from dlpipe import formats, tracking
 from dlpipe.config import load_params
 from dlpipe.errors import ExportError
-from dlpipe.evaluation.outputs import predict_outputs, split_inputs
+from dlpipe.evaluation.outputs import in_batches, predict_outputs, split_inputs
 from dlpipe.models.checkpoint import load_model
 from dlpipe.models.registry import ARCHITECTURES, build_model
 from dlpipe.stages import augment, evaluate, export, split, train
@@ -129,8 +129,13 @@ def test_exported_models_match_eager_and_predictions(inside: Path):
     session = onnxruntime.InferenceSession(str(inside / "models/lenet5/model.onnx"))
     onnx_logits = session.run(None, {"images": x.numpy()})[0]
     program = torch.export.load(str(inside / "models/lenet5/model.pt2"))
+    traced = program.module()
     with torch.inference_mode():
-        program_logits = program.module()(x).numpy()
+        program_logits = in_batches(lambda batch: traced(batch).numpy(), x)
+    # The program keeps its two example images, not the storage of the split they came from.
+    (example,), _ = program.example_inputs
+    assert example.shape == (2, *x.shape[1:])
+    assert example.untyped_storage().nbytes() == example.numel() * example.element_size()
     # The report's differences are the ones the shipped files give, over the whole test set.
     assert set(report) == {
         "onnx_max_abs_diff",
