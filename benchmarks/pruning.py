@@ -29,14 +29,14 @@ from dlpipe.tuning import study
 RESULTS = Path(__file__).parent / "results" / "pruning.json"
 
 
-def run_study(params, model: str, trials: int, pruner: str, folder: Path) -> dict:
+def run_study(params, name: str, trials: int, pruner: str, folder: Path) -> dict:
     tuned = params.model_copy(update={"tune": params.tune.model_copy(update={"pruner": pruner})})
-    url, name = f"sqlite:///{folder}/optuna-{pruner}.db", f"pruning-{pruner}"
+    url, study_name = f"sqlite:///{folder}/optuna-{pruner}.db", f"pruning-{pruner}"
     started = time.perf_counter()
-    opened = study.load_study(tuned, url, name)
-    study.parent_run(tuned, opened, model, url)
-    study.optimize(tuned, url, name, model, trials, None, 0)
-    loaded = optuna.load_study(study_name=name, storage=url)
+    opened = study.load_study(tuned, url, study_name)
+    study.parent_run(tuned, opened, name, url)
+    study.optimize(tuned, url, study_name, name, trials, None, 0)
+    loaded = optuna.load_study(study_name=study_name, storage=url)
     finished = loaded.trials
     return {
         "pruner": pruner,

@@ -14,9 +14,9 @@ from dlpipe.errors import ConfigError, DlpipeError
 from dlpipe.paths import PARAMS_FILE
 from dlpipe.tasks import FAMILIES
 
-STAGES_WITH_ENTRY = ("train", "evaluate", "export")
+STAGES_WITH_MODEL = ("train", "evaluate", "export")
 STAGES_WITH_FAMILY = ("split", "augment")
-STAGES = (*STAGES_WITH_FAMILY, *STAGES_WITH_ENTRY, "transfer", "leaderboard")
+STAGES = (*STAGES_WITH_FAMILY, *STAGES_WITH_MODEL, "transfer", "leaderboard")
 
 
 def _positive(kind: type):
@@ -35,8 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     families = ", ".join(FAMILIES)
     for stage in STAGES:
         sub = commands.add_parser(stage, help=f"run the {stage} stage")
-        if stage in STAGES_WITH_ENTRY:
-            sub.add_argument("name", metavar="NAME", help="an entry of a family's models in params.yaml")
+        if stage in STAGES_WITH_MODEL:
+            sub.add_argument(
+                "name", metavar="NAME", help="a model: a key of a family's models in params.yaml"
+            )
         if stage in STAGES_WITH_FAMILY:
             sub.add_argument(
                 "family",
@@ -47,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
                 help=f"the task family whose data set to process ({families}; default classify)",
             )
     tune = commands.add_parser("tune", help="an Optuna study over tune.space (resumes if it exists)")
-    tune.add_argument("name", metavar="NAME", nargs="?", help="an entry of models (default: tune.model)")
+    tune.add_argument("name", metavar="NAME", nargs="?", help="a model of models (default: tune.model)")
     tune.add_argument("--trials", type=_positive(int), help="finished trials the study should reach")
     tune.add_argument("--timeout", type=_positive(float), help="seconds per worker")
     tune.add_argument("--workers", type=_positive(int), help="processes working on the study")
@@ -55,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     tune.add_argument("--study", help="study name (default: dlpipe-NAME)")
     predict = commands.add_parser("predict", help="a trained model's results on image files")
     predict.add_argument("images", metavar="IMAGE", nargs="+", help="PNG or JPEG files")
-    predict.add_argument("--model", help="an entry of any family's models (default: the family's champion)")
+    predict.add_argument("--model", help="a model of any family's models (default: the family's champion)")
     predict.add_argument(
         "--family", default="classify", choices=list(FAMILIES), help=f"whose champion ({families})"
     )
@@ -63,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _entry(params, name: str) -> str:
+def _model(params, name: str) -> str:
     if name not in params.entries:
         listed = ", ".join(params.entries)
         raise ConfigError(f"no family's models lists {name!r} (listed: {listed})")
@@ -83,10 +85,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         stage = importlib.import_module(f"dlpipe.stages.{args.stage}")
         if args.stage == "tune":
-            name = _entry(params, args.name or params.tune.model)
+            name = _model(params, args.name or params.tune.model)
             stage.run(params, name, args.trials, args.timeout, args.workers, args.storage, args.study)
-        elif args.stage in STAGES_WITH_ENTRY:
-            stage.run(params, _entry(params, args.name))
+        elif args.stage in STAGES_WITH_MODEL:
+            stage.run(params, _model(params, args.name))
         elif args.stage in STAGES_WITH_FAMILY:
             stage.run(params, args.family)
         else:

@@ -16,32 +16,33 @@ from dlpipe.errors import DataError
 ALIAS = "champion"
 
 
-def registered_name(params: Params, model: str) -> str:
-    return f"{params.tracking.registered_model_prefix}{model}"
+def registered_name(params: Params, name: str) -> str:
+    """The MLflow registry's name of model ``name``."""
+    return f"{params.tracking.registered_model_prefix}{name}"
 
 
 def crown(params: Params, family: str, best: str) -> dict:
-    """Give ``best``'s newest registered version the alias, and take it from every other entry
+    """Give ``best``'s newest registered version the alias, and take it from every other model
     of its family."""
     from mlflow.exceptions import MlflowException
 
     client = tracking.client(params.tracking)
-    name = registered_name(params, best)
-    versions = client.search_model_versions(f"name='{name}'")
+    registered = registered_name(params, best)
+    versions = client.search_model_versions(f"name='{registered}'")
     if not versions:
-        raise DataError(f"MLflow has no registered model {name!r}: run `dvc repro export@{best}`")
+        raise DataError(f"MLflow has no registered model {registered!r}: run `dvc repro export@{best}`")
     newest = max(versions, key=lambda v: int(v.version))
     for other in params.models_of(family):
         if other != best:
             # MlflowException: that model is not registered, or never held the alias.
             with contextlib.suppress(MlflowException):
                 client.delete_registered_model_alias(registered_name(params, other), ALIAS)
-    client.set_registered_model_alias(name, ALIAS, newest.version)
+    client.set_registered_model_alias(registered, ALIAS, newest.version)
     return {
         "model": best,
-        "registered_model": name,
+        "registered_model": registered,
         "version": int(newest.version),
-        "uri": f"models:/{name}@{ALIAS}",
+        "uri": f"models:/{registered}@{ALIAS}",
     }
 
 
@@ -50,11 +51,11 @@ def champion_uri(params: Params, family: str) -> str:
     from mlflow.exceptions import MlflowException
 
     client = tracking.client(params.tracking)
-    for model in params.models_of(family):
-        name = registered_name(params, model)
+    for name in params.models_of(family):
+        registered = registered_name(params, name)
         try:
-            client.get_model_version_by_alias(name, ALIAS)
+            client.get_model_version_by_alias(registered, ALIAS)
         except MlflowException:
             continue
-        return f"models:/{name}@{ALIAS}"
+        return f"models:/{registered}@{ALIAS}"
     raise DataError(f"no {family} model has the alias champion: run `dvc repro` first")

@@ -45,28 +45,29 @@ def normalise(images: np.ndarray, stats: dict[str, list[float]]) -> np.ndarray:
     return (x - mean) / std
 
 
-def model_uri(params: Params, family: str, model: str | None) -> str:
-    if model is None:
+def model_uri(params: Params, family: str, name: str | None) -> str:
+    """The family's champion, or the newest registered version of model ``name``."""
+    if name is None:
         return champion.champion_uri(params, family)
-    if model not in params.entries:
+    if name not in params.entries:
         listed = ", ".join(params.entries)
-        raise DataError(f"--model {model}: not an entry of any family's models (listed: {listed})")
-    return f"models:/{champion.registered_name(params, model)}/latest"
+        raise DataError(f"--model {name}: no family's models list it (listed: {listed})")
+    return f"models:/{champion.registered_name(params, name)}/latest"
 
 
 def predict(
-    params: Params, files: list[str], family: str = "classify", model: str | None = None
+    params: Params, files: list[str], family: str = "classify", name: str | None = None
 ) -> tuple[str, list[str], np.ndarray]:
     """(model URI, the family's names, the network's outputs N×outputs)."""
-    if model is not None and model in params.entries:
-        family = params.family_of(model)
+    if name is not None and name in params.entries:
+        family = params.family_of(name)
     report = paths.split_report(family)
     if not report.exists():
         raise DataError(f"{report}: missing; run `dvc repro` first")
     split = disk.read_json(report)
     size, _, channels = split["image_shape"]
     x = normalise(load_images(files, size, channels), disk.read_json(paths.normalization(family)))
-    uri = model_uri(params, family, model)
+    uri = model_uri(params, family, name)
     tracking.client(params.tracking)
     import mlflow.pyfunc
     from mlflow.exceptions import MlflowException
@@ -81,9 +82,9 @@ def predict(
     return uri, split["names"], np.asarray(output, dtype=np.float64)
 
 
-def run(params: Params, files: list[str], family: str, model: str | None = None, top: int = 5) -> None:
-    uri, names, outputs = predict(params, files, family, model)
-    family = params.family_of(model) if model in params.entries else family
+def run(params: Params, files: list[str], family: str, name: str | None = None, top: int = 5) -> None:
+    uri, names, outputs = predict(params, files, family, name)
+    family = params.family_of(name) if name in params.entries else family
     print(f"model: {uri}")
     show = FAMILIES[family].part("predict").show
     for file, row in zip(files, outputs, strict=True):

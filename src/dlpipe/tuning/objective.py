@@ -39,18 +39,14 @@ def tuning_tracking(params: Params) -> TrackingParams:
 
 
 class Objective:
-    def __init__(self, params: Params, model: str, study_name: str, parent_run_id: str):
-        self.params, self.model, self.study_name, self.parent_run_id = (
-            params,
-            model,
-            study_name,
-            parent_run_id,
-        )
+    def __init__(self, params: Params, name: str, study_name: str, parent_run_id: str):
+        """``name``: the model tuned, unless ``tune.space`` samples ``model`` among several."""
+        self.params, self.name, self.study_name, self.parent_run_id = params, name, study_name, parent_run_id
         self.tracking = tuning_tracking(params)
 
     def __call__(self, trial: optuna.Trial) -> float:
         sampled = space.suggest(trial, self.params.tune.space)
-        name, train, options = space.trial_settings(self.params, self.model, sampled, self.params.tune.epochs)
+        name, train, options = space.trial_settings(self.params, self.name, sampled, self.params.tune.epochs)
         run_id = tracking.create_run(
             self.tracking,
             run_name=f"trial-{trial.number}",

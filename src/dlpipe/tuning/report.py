@@ -19,10 +19,10 @@ from dlpipe.tuning.objective import tuning_tracking
 PLOTS = ("optimization_history", "param_importances", "slice", "parallel_coordinate")
 
 
-def best_params(params: Params, study: optuna.Study, model: str) -> dict[str, Any]:
+def best_params(params: Params, study: optuna.Study, name: str) -> dict[str, Any]:
     best = study.best_trial
     values = space.from_optuna(best.params, params.tune.space)
-    name = values.get("model", model)
+    name = values.get("model", name)
     overrides = space.params_overrides(params, name, values)
     return {
         "study": study.study_name,
@@ -80,7 +80,7 @@ def save_plots(study: optuna.Study, folder: Path) -> list[Path]:
 
 
 def write(
-    params: Params, study: optuna.Study, model: str, folder: Path, parent_run_id: str
+    params: Params, study: optuna.Study, name: str, folder: Path, parent_run_id: str
 ) -> dict[str, Any] | None:
     """Write the reports into ``folder``; None when no trial has completed yet."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -90,7 +90,7 @@ def write(
     if not any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
         disk.write_json(folder / "study.json", {"study": study.study_name, "trials": summary})
         return None
-    best = best_params(params, study, model)
+    best = best_params(params, study, name)
     disk.write_text(folder / "best_params.yaml", yaml.safe_dump(best, sort_keys=False))
     epochs = sum(len(t.intermediate_values) for t in study.get_trials(deepcopy=False))
     disk.write_json(

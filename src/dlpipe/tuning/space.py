@@ -43,10 +43,10 @@ def from_optuna(params: dict[str, Any], space: dict[str, SearchDimension]) -> di
     return values
 
 
-def trial_settings(params: Params, default_model: str, sampled: dict[str, Any], epochs: int):
-    """(entry name, TrainParams, builder options) of one trial: the entry's own settings
-    with the sampled values on top."""
-    name = sampled.get("model", default_model)
+def trial_settings(params: Params, name: str, sampled: dict[str, Any], epochs: int):
+    """(model name, TrainParams, builder options) of one trial: the model's own settings with
+    the sampled values on top (``model`` too, where the space chooses among models)."""
+    name = sampled.get("model", name)
     train = {key.removeprefix("train."): v for key, v in sampled.items() if key.startswith("train.")}
     options = {key.removeprefix("options."): v for key, v in sampled.items() if key.startswith("options.")}
     settings = TrainParams.model_validate({**params.train_for(name).model_dump(), **train, "epochs": epochs})

@@ -60,18 +60,18 @@ def pruner(tune: TuneParams) -> optuna.pruners.BasePruner:
 
 
 def load_study(
-    params: Params, url: str, name: str, worker: int = 0, family: str = "classify"
+    params: Params, url: str, study_name: str, worker: int = 0, family: str = "classify"
 ) -> optuna.Study:
     """Create or load the study, in the direction of ``family``'s primary metric; each worker's
     TPE sampler gets its own seed."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = open_storage(url, params.tune)
-    known = name in optuna.get_all_study_names(storage)
-    existing = len(optuna.load_study(study_name=name, storage=storage).trials) if known else 0
+    known = study_name in optuna.get_all_study_names(storage)
+    existing = len(optuna.load_study(study_name=study_name, storage=storage).trials) if known else 0
     # Seeds differ per worker and per resumption, so no two samplers replay the same draws.
     sampler = optuna.samplers.TPESampler(seed=params.tune.seed + 1000 * worker + existing)
     return optuna.create_study(
-        study_name=name,
+        study_name=study_name,
         storage=storage,
         sampler=sampler,
         pruner=pruner(params.tune),
@@ -84,7 +84,7 @@ def finished_trials(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=FINISHED))
 
 
-def parent_run(params: Params, study: optuna.Study, model: str, url: str) -> str:
+def parent_run(params: Params, study: optuna.Study, name: str, url: str) -> str:
     """The study's MLflow run, created once and kept in the study, so a resumed study reuses it."""
     run_id = study.user_attrs.get(PARENT_RUN_ATTR)
     if run_id is None:
@@ -92,7 +92,7 @@ def parent_run(params: Params, study: optuna.Study, model: str, url: str) -> str
         run_id = tracking.create_run(
             tuning_tracking(params),
             run_name=study.study_name,
-            tags={"optuna.study": study.study_name, "optuna.storage": safe_url, "model": model},
+            tags={"optuna.study": study.study_name, "optuna.storage": safe_url, "model": name},
             logged={
                 "tune": params.tune.model_dump(exclude={"space"}),
                 "space": params.tune.model_dump()["space"],
@@ -113,27 +113,27 @@ def _report(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
 
 
 def optimize(
-    params: Params, url: str, name: str, model: str, trials: int, timeout: float | None, worker: int
+    params: Params, url: str, study_name: str, name: str, trials: int, timeout: float | None, worker: int
 ) -> None:
     """One worker: run ``trials`` trials of the study (or stop at ``timeout`` seconds)."""
-    study = load_study(params, url, name, worker, params.family_of(model))
-    objective = Objective(params, model, name, study.user_attrs[PARENT_RUN_ATTR])
+    study = load_study(params, url, study_name, worker, params.family_of(name))
+    objective = Objective(params, name, study_name, study.user_attrs[PARENT_RUN_ATTR])
     study.optimize(objective, n_trials=trials, timeout=timeout, callbacks=[_report], gc_after_trial=True)
 
 
 def run_workers(
-    params: Params, url: str, name: str, model: str, remaining: int, timeout: float | None, workers: int
+    params: Params, url: str, study_name: str, name: str, remaining: int, timeout: float | None, workers: int
 ) -> None:
     """Split the remaining trials over ``workers`` processes (this one alone when 1)."""
     shares = [remaining // workers + (i < remaining % workers) for i in range(workers)]
     shares = [share for share in shares if share]
     if len(shares) <= 1:
-        optimize(params, url, name, model, remaining, timeout, 0)
+        optimize(params, url, study_name, name, remaining, timeout, 0)
         return
     context = multiprocessing.get_context("spawn")  # fresh interpreters: no forked torch threads
     processes = [
         context.Process(
-            target=optimize, args=(params, url, name, model, share, timeout, i), name=f"tune-worker-{i}"
+            target=optimize, args=(params, url, study_name, name, share, timeout, i), name=f"tune-worker-{i}"
         )
         for i, share in enumerate(shares)
     ]
