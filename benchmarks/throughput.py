@@ -108,7 +108,7 @@ def plain_seconds(params, name: str, data: ArrayDataset, batch: int, warmup: int
 def parse_arguments(description: str, steps: int, warmup: int) -> argparse.Namespace:
     """The options every training-step benchmark takes."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--models", nargs="*", help="entries of params.yaml's models (default: all)")
+    parser.add_argument("--models", nargs="*", help="models of params.yaml's models (default: all)")
     parser.add_argument("--steps", type=int, default=steps, help="timed steps per measurement")
     parser.add_argument("--warmup", type=int, default=warmup)
     parser.add_argument("--batch", type=int, default=64)

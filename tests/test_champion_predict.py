@@ -185,7 +185,7 @@ def test_mlflow_run_is_browsable_without_reading_files(inside: Path):
 
 
 def _champion(client, params) -> dict[str, int]:
-    """Entry -> version of its registered model that holds the alias, over every entry."""
+    """Model -> version of its registered model that holds the alias, over every model."""
     holders = {}
     for name in params.models:
         with contextlib.suppress(mlflow.exceptions.MlflowException):

@@ -87,11 +87,11 @@ VAL_ACC = {"monitor": "val_acc"}
         (
             {"landmarks": {"models": {"corners": {"arch": "lenet5", "train": {"label_smoothing": 0.1}}}}},
             "landmarks.models.corners.train.label_smoothing is a classification key; "
-            "corners is a landmarks entry",
+            "corners is a landmarks model",
         ),
         (
             {"localize": {"models": {"lenet5": {"arch": "lenet5"}}}},
-            "localize.models.lenet5 is also an entry of models: names must be unique",
+            "localize.models.lenet5 is also a model of models: names must be unique",
         ),
         (
             {
@@ -102,7 +102,7 @@ VAL_ACC = {"monitor": "val_acc"}
                 }
             },
             "train.early_stopping.monitor 'val_acc' is not a metric of corners "
-            "(a landmarks entry: primary, val_loss, val_nme, val_pck)",
+            "(a landmarks model: primary, val_loss, val_nme, val_pck)",
         ),
         (
             {"localize": {"data": {"source": "yolo"}}},
@@ -192,7 +192,7 @@ def test_ensemble_must_name_entries_of_models(tmp_path: Path):
     )
     with pytest.raises(
         ConfigError,
-        match=r"^leaderboard.ensemble names 'vgg16', which is not a classification entry of "
+        match=r"^leaderboard.ensemble names 'vgg16', which is not a classification model of "
         r"models$",
     ):
         load_params(path)

@@ -1,5 +1,5 @@
 """The localisation and landmark families through the same stages as classification: a tiny
-pipeline of one entry each (24-pixel images, one epoch), then what each stage wrote."""
+pipeline of one model each (24-pixel images, one epoch), then what each stage wrote."""
 
 from __future__ import annotations
 
@@ -203,7 +203,7 @@ def test_a_classification_key_on_a_landmarks_entry_is_one_line(project):
     assert result.returncode == 2
     assert result.stderr == (
         "params.yaml: landmarks.models.corners.train.mixup_alpha is a classification key; "
-        "corners is a landmarks entry\n"
+        "corners is a landmarks model\n"
     )
     assert _nothing_written(root)
 
@@ -262,7 +262,7 @@ def test_a_landmarks_network_starts_with_every_point_at_the_centre(arch):
 
 @pytest.mark.parametrize(("family", "outputs"), [("localize", 5 + 10), ("landmarks", 2 * 4)])
 def test_the_shipped_family_entry_trains_with_its_own_architecture_and_options(project, family, outputs):
-    """The entry params.yaml ships for the family (digit_box, corners) reaches the train stage: its
+    """The model params.yaml ships for the family (digit_box, corners) reaches the train stage: its
     architecture and options size the network train.json reports, and other widths size another."""
     from dlpipe.models.registry import build_model
 

@@ -119,7 +119,7 @@ def test_leaderboard_rows_are_the_metrics_files(pipeline: Path):
         )
         with open(pipeline / f"reports/leaderboard/{family}.csv") as file:
             rows = list(csv.DictReader(file))
-        # One row per entry (TINY trains one a family), every value the stage reports' own.
+        # One row per model (TINY trains one a family), every value the stage reports' own.
         assert rows == [
             {
                 "rank": "1",

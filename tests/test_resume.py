@@ -119,7 +119,7 @@ def test_changed_lr_starts_over_in_a_new_mlflow_run_instead_of_resuming(project,
 
 
 def test_a_run_resumes_only_under_its_own_familys_primary_metric(project):
-    """The kept checkpoint is chosen by the entry's family's primary metric: changing it makes a
+    """The kept checkpoint is chosen by the model's family's primary metric: changing it makes a
     new run, changing another family's does not."""
     project()
     shipped = train.fingerprint(load_params(), "lenet5_box", [])

@@ -127,7 +127,7 @@ def test_fine_tuning_beats_scratch_on_the_shipped_setting_and_leaves_frozen_weig
 
 
 def test_init_from_and_freeze_reach_the_train_stage(project):
-    """train.init_from starts an entry from another entry's weights and train.freeze keeps the
+    """train.init_from starts a model from another model's weights and train.freeze keeps the
     named blocks as they came: after training, the student's frozen features equal its trained
     teacher's byte for byte (a fresh start would hold the seed's initial weights); with freeze
     none the same student moves them."""

@@ -67,7 +67,7 @@ def test_best_values_map_back_to_params_keys_and_a_dvc_command():
         "dvc exp run -S '++models.lenet5.train.lr=0.005' -S '++models.lenet5.train.momentum=0.98' "
         "-S '++models.lenet5.train.optimizer=sgd'"
     )
-    # an entry of another family is set in that family's section
+    # a model of another family is set in that family's section
     assert list(space.params_overrides(params, "corners", {"train.lr": 0.01})) == [
         "landmarks.models.corners.train.lr"
     ]

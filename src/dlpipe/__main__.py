@@ -66,8 +66,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _model(params, name: str) -> str:
-    if name not in params.entries:
-        listed = ", ".join(params.entries)
+    if name not in params.model_families:
+        listed = ", ".join(params.model_families)
         raise ConfigError(f"no family's models lists {name!r} (listed: {listed})")
     return name
 

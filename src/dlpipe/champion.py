@@ -1,6 +1,6 @@
 """The registered model alias ``champion``: each family's best model, and how to find it.
 
-export registers every entry as ``<prefix><name>``; the leaderboard moves the
+export registers every model as ``<prefix><name>``; the leaderboard moves the
 alias to the newest version of each family's best one, so
 ``models:/<prefix><best>@champion`` always names the model to ship for that family.
 """

@@ -117,8 +117,8 @@ def _keys_as_text_inner(value: dict) -> dict:
 class EarlyStoppingParams(Section):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs (0: never)."""
 
-    # "primary": the validation metric of the entry's primary metric; otherwise val_loss or one of
-    # the validation metrics of the entry's family (checked per entry)
+    # "primary": the validation metric of the model's primary metric; otherwise val_loss or one of
+    # the validation metrics of the model's family (checked per model)
     monitor: str
     patience: Annotated[int, Field(ge=0)]
     min_delta: Annotated[float, Field(ge=0)]
@@ -176,13 +176,13 @@ class TrainParams(Section):
         return self
 
 
-ENTRY_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
+MODEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 
 
 class ModelSettings(Section):
-    """One entry of a family's ``models``: which architecture, its options, and train overrides."""
+    """One model of a family's ``models``: which architecture, its options, and train overrides."""
 
-    arch: str | None = None  # registry name; the entry's own name when omitted
+    arch: str | None = None  # registry name; the model's own name when omitted
     options: dict[str, Any] = Field(default_factory=dict)  # the builder's keywords: width, hidden...
     train: dict[str, Any] = Field(default_factory=dict)  # keys of the train section to override
 
@@ -285,10 +285,10 @@ class SearchDimension(Section):
 
 
 class TuneParams(Section):
-    """``dlpipe tune``: an Optuna study over ``space`` for one entry of ``models``."""
+    """``dlpipe tune``: an Optuna study over ``space`` for one model of ``models``."""
 
-    model: str  # the entry tuned by `dlpipe tune` without an argument
-    models: list[str]  # entries `dvc repro` tunes (tune@NAME); [] = none
+    model: str  # the model tuned by `dlpipe tune` without an argument
+    models: list[str]  # models `dvc repro` tunes (tune@NAME); [] = none
     trials: Annotated[int, Field(ge=1)]
     timeout: Annotated[float, Field(gt=0)] | None  # seconds
     workers: Annotated[int, Field(ge=1)]
@@ -310,7 +310,7 @@ class TuneParams(Section):
             section, _, name = key.partition(".")
             if key == "model":
                 if dimension.type != "categorical":
-                    raise ValueError("has model, which must be categorical: it chooses entries of models")
+                    raise ValueError("has model, which must be categorical: it chooses among models")
             elif section == "train":
                 if name not in TrainParams.model_fields or name in _UNTUNABLE:
                     raise ValueError(f"has {key}, which is not a tunable key of the train section")
@@ -352,7 +352,7 @@ def _nested_update(base: dict[str, Any], override: dict[str, Any]) -> dict[str, 
 
 
 def _entries_may_be_empty(cls: type, value: Any) -> Any:
-    # `lenet5:` with nothing after it reads as None in YAML: an entry with no settings.
+    # `lenet5:` with nothing after it reads as None in YAML: a model with no settings.
     if isinstance(value, dict):
         return {name: {} if settings is None else settings for name, settings in value.items()}
     return value
@@ -422,7 +422,7 @@ class LandmarksParams(Section):
 class Params(Section):
     data: DataParams
     augment: AugmentParams
-    models: Models  # the classification entries
+    models: Models  # the classification models
     train: TrainParams
     transfer: TransferParams
     evaluate: EvaluateParams
@@ -436,7 +436,7 @@ class Params(Section):
     _empty_entries = field_validator("models", mode="before")(_entries_may_be_empty)
 
     def models_of(self, family: str) -> dict[str, ModelSettings]:
-        """A family's entries: classification's under ``models``, the others' in their section."""
+        """A family's models: classification's under ``models``, the others' in their section."""
         return self.models if family == "classify" else getattr(self, family).models
 
     def family_of(self, name: str) -> str:
@@ -446,11 +446,11 @@ class Params(Section):
         raise KeyError(name)
 
     @property
-    def entries(self) -> dict[str, str]:
-        """Every entry of every family -> its family."""
+    def model_families(self) -> dict[str, str]:
+        """Every model of every family -> its family."""
         return {name: family for family in FAMILIES for name in self.models_of(family)}
 
-    def entry(self, name: str) -> ModelSettings:
+    def model_settings(self, name: str) -> ModelSettings:
         return self.models_of(self.family_of(name))[name]
 
     def primary_metric(self, family: str) -> str:
@@ -474,10 +474,10 @@ class Params(Section):
         for family in FAMILIES:
             key = "models" if family == "classify" else f"{family}.models"
             for name, settings in self.models_of(family).items():
-                if not re.match(ENTRY_NAME, name):
-                    raise ValueError(f"{key} has an entry name {name!r} unfit for a folder name")
+                if not re.match(MODEL_NAME, name):
+                    raise ValueError(f"{key} has a model name {name!r} unfit for a folder name")
                 if name in seen:
-                    raise ValueError(f"{key}.{name} is also an entry of {seen[name]}: names must be unique")
+                    raise ValueError(f"{key}.{name} is also a model of {seen[name]}: names must be unique")
                 seen[name] = key
                 arch = settings.arch or name
                 if arch not in ARCHITECTURES:
@@ -490,7 +490,7 @@ class Params(Section):
         unknown = [name for name in self.leaderboard.ensemble if name not in self.models]
         if unknown:
             raise ValueError(
-                f"leaderboard.ensemble names {unknown[0]!r}, which is not a classification entry of models"
+                f"leaderboard.ensemble names {unknown[0]!r}, which is not a classification model of models"
             )
         if len(self.leaderboard.ensemble) == 1:
             raise ValueError("leaderboard.ensemble needs at least two models (or none)")
@@ -501,44 +501,48 @@ class Params(Section):
         # tune.model is checked where `dlpipe tune` uses it: an edit of models must not break other stages.
         for name in self.tune.models:
             if name not in self.models:
-                raise ValueError(f"tune.models names {name!r}, which is not an entry of models")
+                raise ValueError(f"tune.models names {name!r}, which is not a model of any family's models")
         choices = self.tune.space.get("model")
         for name in choices.choices if choices else []:
-            if name not in self.entries:
-                raise ValueError(f"tune.space.model chooses {name!r}, which is not an entry of models")
+            if name not in self.model_families:
+                raise ValueError(
+                    f"tune.space.model chooses {name!r}, which is not a model of any family's models"
+                )
         return self
 
     def arch_of(self, name: str) -> str:
-        return self.entry(name).arch or name
+        return self.model_settings(name).arch or name
 
-    def entry_key(self, name: str) -> str:
-        """Where the entry lives in params.yaml: ``models.NAME`` or ``FAMILY.models.NAME``."""
+    def model_key(self, name: str) -> str:
+        """Where the model lives in params.yaml: ``models.NAME`` or ``FAMILY.models.NAME``."""
         family = self.family_of(name)
         return f"models.{name}" if family == "classify" else f"{family}.models.{name}"
 
     def train_for(self, name: str) -> TrainParams:
-        """The shared train section with this entry's overrides applied, nested: an entry that sets
+        """The shared train section with this model's overrides applied, nested: a model that sets
         ``early_stopping: {monitor: ...}`` keeps the section's patience and min_delta."""
-        return TrainParams.model_validate(_nested_update(self.train.model_dump(), self.entry(name).train))
+        return TrainParams.model_validate(
+            _nested_update(self.train.model_dump(), self.model_settings(name).train)
+        )
 
-    def check_entry(self, name: str) -> None:
-        """Raise ValueError for a train override that the entry's family does not read, or an
+    def check_model(self, name: str) -> None:
+        """Raise ValueError for a train override that the model's family does not read, or an
         early-stopping metric its family does not compute."""
         family = self.family_of(name)
         for other, spec in FAMILIES.items():
             if other == family:
                 continue
-            for key in sorted(spec.exclusive_train_keys & set(self.entry(name).train)):
+            for key in sorted(spec.exclusive_train_keys & set(self.model_settings(name).train)):
                 raise ValueError(
-                    f"{self.entry_key(name)}.train.{key} is a {spec.title.lower()} key; "
-                    f"{name} is a {family} entry"
+                    f"{self.model_key(name)}.train.{key} is a {spec.title.lower()} key; "
+                    f"{name} is a {family} model"
                 )
         monitor = self.train_for(name).early_stopping.monitor
         known = {"val_loss", "primary", *(metric for metric, _ in FAMILIES[family].monitors.values())}
         if monitor not in known:
             raise ValueError(
                 f"train.early_stopping.monitor {monitor!r} is not a metric of {name} "
-                f"(a {family} entry: {', '.join(sorted(known))})"
+                f"(a {family} model: {', '.join(sorted(known))})"
             )
 
 
@@ -614,15 +618,15 @@ def load_params(path: Path = PARAMS_FILE) -> Params:
         params = Params.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc)) from None
-    for name in params.entries:
+    for name in params.model_families:
         try:
             params.train_for(name)
         except ValidationError as exc:
             raise ConfigError(
-                format_validation_error(exc, prefix=f"{params.entry_key(name)}.train")
+                format_validation_error(exc, prefix=f"{params.model_key(name)}.train")
             ) from None
         try:
-            params.check_entry(name)
+            params.check_model(name)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
     return params

@@ -49,8 +49,8 @@ def model_uri(params: Params, family: str, name: str | None) -> str:
     """The family's champion, or the newest registered version of model ``name``."""
     if name is None:
         return champion.champion_uri(params, family)
-    if name not in params.entries:
-        listed = ", ".join(params.entries)
+    if name not in params.model_families:
+        listed = ", ".join(params.model_families)
         raise DataError(f"--model {name}: no family's models list it (listed: {listed})")
     return f"models:/{champion.registered_name(params, name)}/latest"
 
@@ -59,7 +59,7 @@ def predict(
     params: Params, files: list[str], family: str = "classify", name: str | None = None
 ) -> tuple[str, list[str], np.ndarray]:
     """(model URI, the family's names, the network's outputs N×outputs)."""
-    if name is not None and name in params.entries:
+    if name is not None and name in params.model_families:
         family = params.family_of(name)
     report = paths.split_report(family)
     if not report.exists():
@@ -84,7 +84,7 @@ def predict(
 
 def run(params: Params, files: list[str], family: str, name: str | None = None, top: int = 5) -> None:
     uri, names, outputs = predict(params, files, family, name)
-    family = params.family_of(name) if name in params.entries else family
+    family = params.family_of(name) if name in params.model_families else family
     print(f"model: {uri}")
     show = FAMILIES[family].part("predict").show
     for file, row in zip(files, outputs, strict=True):

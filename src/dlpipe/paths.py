@@ -2,7 +2,7 @@
 
 dvc.yaml declares the same paths; keeping them here means no module
 hard-codes a folder or file name of its own. Each task family has its own
-data set (``data/<family>/``) and each entry its own model and report folders.
+data set (``data/<family>/``) and each model its own model and report folders.
 """
 
 from pathlib import Path
@@ -19,7 +19,7 @@ CHAMPION = REPORTS / "champion.json"
 TRANSFER_METRICS = REPORTS / "transfer" / "metrics.json"
 TUNE_REPORTS = REPORTS / "tune"
 
-# Files of one entry: models/NAME/... and reports/models/NAME/...
+# Files of one model: models/NAME/... and reports/models/NAME/...
 MODEL_FILE = "model.pt"
 ONNX_FILE = "model.onnx"
 PROGRAM_FILE = "model.pt2"
@@ -76,7 +76,7 @@ def model_file(name: str) -> Path:
 
 
 def report_dir(name: str) -> Path:
-    """Per-entry reports. They sit one level down, in ``reports/models/``,
+    """Per-model reports. They sit one level down, in ``reports/models/``,
     so that the leaderboard can depend on that one folder while writing its own
     files beside it (a dependency on ``reports/`` would contain its outputs)."""
     return REPORTS_BY_MODEL / name

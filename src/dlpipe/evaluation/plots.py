@@ -21,7 +21,7 @@ def _save(figure: plt.Figure, path: Path) -> None:
 
 
 def learning_curves(rows: list[dict[str, float]], path: Path, title: str, metric: str = "acc") -> None:
-    """Train vs val loss and ``metric`` (the entry's primary one) per epoch."""
+    """Train vs val loss and ``metric`` (the model's primary one) per epoch."""
     epochs = [row["epoch"] for row in rows]
     figure, (loss_axis, acc_axis) = plt.subplots(1, 2, figsize=(10, 4))
     for split in ("train", "val"):

@@ -28,7 +28,7 @@ Plot = Callable[[np.ndarray, np.ndarray, np.ndarray, list[str]], None]
 def evaluate(
     params: Params, family: str, name: str, score: Score, plot: Plot, plot_file: str
 ) -> tuple[dict[str, float], dict]:
-    """Entry ``name``'s evaluation: its scores on the un-augmented train, val and test splits (the
+    """Model ``name``'s evaluation: its scores on the un-augmented train, val and test splits (the
     diagnosis reads all three), the family's plot from the test split's outputs (predicted once),
     all published. Returns the test metrics and the diagnosis."""
     model, _ = load_model(paths.model_file(name))
@@ -70,7 +70,7 @@ def diagnosis_metrics(found: dict) -> dict[str, float]:
 
 def publish(params: Params, name: str, metrics: dict, found: dict, error_name: str, files: list[str]) -> None:
     """metrics.json, diagnosis.{json,md} and the family's ``files`` (already written) to the
-    entry's report folder and its MLflow run."""
+    model's report folder and its MLflow run."""
     report_dir = paths.report_dir(name)
     disk.write_json(report_dir / paths.DIAGNOSIS_JSON, found)
     disk.write_text(report_dir / paths.DIAGNOSIS_MD, to_markdown(name, error_name, found))

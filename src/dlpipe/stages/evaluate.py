@@ -1,8 +1,8 @@
 """evaluate@NAME: models/NAME/model.pt + the family's test split -> reports/models/NAME/.
 
-The entry's family evaluates it (``dlpipe.tasks.<family>.evaluate``): metrics.json
+The model's family evaluates it (``dlpipe.tasks.<family>.evaluate``): metrics.json
 (the DVC metric the leaderboard reads), the family's plots and, for
-classification, the diagnosis; everything goes to the entry's MLflow run.
+classification, the diagnosis; everything goes to the model's MLflow run.
 """
 
 from __future__ import annotations

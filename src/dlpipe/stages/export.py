@@ -1,6 +1,6 @@
 """export@NAME: models/NAME/model.pt -> model.onnx + model.pt2, reports/models/NAME/export.json.
 
-The ONNX graph has one input, ``images``, and one output named by the entry's
+The ONNX graph has one input, ``images``, and one output named by the model's
 family (``logits``, ``outputs``, ``points``). Fails (and writes nothing) when
 ONNX and eager outputs differ by more than ``export.max_abs_diff`` on the
 family's test split; otherwise logs the ONNX model with its signature to the

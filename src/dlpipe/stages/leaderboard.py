@@ -1,10 +1,10 @@
 """leaderboard: reports/models/*/{metrics,train,export}.json -> reports/leaderboard.md,
 reports/leaderboard/FAMILY.{csv,png} and reports/champion.json.
 
-Needs no torch: it reads what the per-entry stages wrote. One table per task
+Needs no torch: it reads what the per-model stages wrote. One table per task
 family, ranked by that family's primary metric; ``leaderboard.ensemble`` adds
 a row to classification's for the average of those models' test probabilities.
-Each family's best entry (never the ensemble, which is not a registered model)
+Each family's best model (never the ensemble, which is not a registered model)
 gets the MLflow alias ``champion``.
 """
 
@@ -76,7 +76,7 @@ def rank(rows: list[dict], family: str, primary_metric: str) -> list[dict]:
 
 
 def collect(params: Params, family: str) -> list[dict]:
-    """One row per entry of the family, best first."""
+    """One row per model of the family, best first."""
     rows = []
     for name in params.models_of(family):
         metrics, trained = _read(name, paths.METRICS), _read(name, paths.TRAIN_SUMMARY)
@@ -156,7 +156,7 @@ def run(params: Params) -> None:
         ]
         if not evaluated:
             # `dlpipe leaderboard` after training one family only; dvc repro evaluates them all first.
-            print(f"leaderboard {family}: no entry evaluated yet; left out")
+            print(f"leaderboard {family}: no model evaluated yet; left out")
             continue
         primary[family] = params.primary_metric(family)
         rows = collect(params, family)

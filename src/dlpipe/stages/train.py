@@ -1,8 +1,8 @@
 """train@NAME: the family's augmented train + val split -> models/NAME/model.pt,
 reports/models/NAME/{train.json,history.csv,history.png}.
 
-NAME is an entry of a family's ``models``; its architecture, builder options and
-train overrides come from that entry, its loss and metrics from its family.
+NAME is a model of a family's ``models``; its architecture, builder options and
+train overrides come from that model, its loss and metrics from its family.
 
 Resumable: checkpoints go to ``.dlpipe/resume/NAME`` (DVC deletes declared
 outputs before a stage runs, so they cannot live there). A re-run whose
@@ -42,7 +42,7 @@ def fingerprint(params: Params, name: str, inputs: list[Path]) -> str:
     """Identifies a training run: a checkpoint resumes only a run with the same one."""
     described = {
         "name": name,
-        "model": params.entry(name).model_dump(),
+        "model": params.model_settings(name).model_dump(),
         "train": params.train_for(name).model_dump(),
         "selection": {  # what picks the kept checkpoint: the family's primary metric and its weights
             "primary_metric": params.primary_metric(params.family_of(name)),
@@ -97,7 +97,7 @@ def _start_or_resume(params: Params, name: str, resume: Path, expected: str) -> 
         },
         logged={
             "arch": params.arch_of(name),
-            "options": params.entry(name).options,
+            "options": params.model_settings(name).options,
             "data": params.data_of(family).model_dump(),
             "augment": params.augment_of(family).model_dump(),
             "train": train.model_dump(),

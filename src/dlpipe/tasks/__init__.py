@@ -34,7 +34,7 @@ class Family:
     # the exported model's output, one tensor
     output: str
     # keys of the train section only this family's task reads: setting one in another family's
-    # entry is an error that names it
+    # model is an error that names it
     exclusive_train_keys: frozenset[str] = frozenset()
 
     def part(self, module: str) -> ModuleType:

@@ -54,8 +54,8 @@ class Task(pl.LightningModule, abc.ABC):
 
     @classmethod
     def build(cls, params: Params, name: str, data: Any, options: dict[str, Any], train: TrainParams) -> Task:
-        """Entry ``name``'s task sized for ``data`` (an ArrayDataModule), with ``options`` and
-        ``train`` (the entry's own, or a tuning trial's)."""
+        """Model ``name``'s task sized for ``data`` (an ArrayDataModule), with ``options`` and
+        ``train`` (the model's own, or a tuning trial's)."""
         channels, size, _ = data.input_shape
         return cls(
             arch=params.arch_of(name),

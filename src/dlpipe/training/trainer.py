@@ -106,10 +106,10 @@ def fit(trainer: pl.Trainer, task: pl.LightningModule, **kwargs) -> None:
 
 
 def build_task(params, name: str, options: dict | None = None, train: TrainParams | None = None):
-    """The one set-up of a training run of entry ``name``: seed, the family's data module, and
+    """The one set-up of a training run of model ``name``: seed, the family's data module, and
     its task sized for that data, started from ``train.init_from`` and frozen as asked.
 
-    ``options`` and ``train`` replace the entry's own (a tuning trial's sampled settings).
+    ``options`` and ``train`` replace the model's own (a tuning trial's sampled settings).
     Returns (data module, task).
     """
     from dlpipe.data.datamodule import ArrayDataModule
@@ -118,15 +118,15 @@ def build_task(params, name: str, options: dict | None = None, train: TrainParam
 
     family = params.family_of(name)
     train = train or params.train_for(name)
-    options = params.entry(name).options if options is None else options
+    options = params.model_settings(name).options if options is None else options
     arch = params.arch_of(name)
-    check_options(arch, options, f"{params.entry_key(name)}.options")
+    check_options(arch, options, f"{params.model_key(name)}.options")
     pl.seed_everything(train.seed, workers=True, verbose=False)
     data = ArrayDataModule.for_family(family, train.batch_size, train.seed)
     try:
         task = FAMILIES[family].part("task").TASK.build(params, name, data, options, train)
     except (ValueError, TypeError) as exc:  # a builder refusing an option's value
-        raise ConfigError(f"{params.entry_key(name)}.options: {exc}") from None
+        raise ConfigError(f"{params.model_key(name)}.options: {exc}") from None
     if train.init_from:
         fresh = weights.load_matching(task.model, weights.initial_state(train.init_from))
         print(f"train@{name}: started from {train.init_from}; newly initialised: {fresh or 'nothing'}")

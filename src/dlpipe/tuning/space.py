@@ -50,17 +50,17 @@ def trial_settings(params: Params, name: str, sampled: dict[str, Any], epochs: i
     train = {key.removeprefix("train."): v for key, v in sampled.items() if key.startswith("train.")}
     options = {key.removeprefix("options."): v for key, v in sampled.items() if key.startswith("options.")}
     settings = TrainParams.model_validate({**params.train_for(name).model_dump(), **train, "epochs": epochs})
-    return name, settings, {**params.entry(name).options, **options}
+    return name, settings, {**params.model_settings(name).options, **options}
 
 
 def params_overrides(params: Params, name: str, values: dict[str, Any]) -> dict[str, Any]:
-    """The params.yaml keys that apply tuned values to entry ``name`` (in its family's section)."""
+    """The params.yaml keys that apply tuned values to model ``name`` (in its family's section)."""
     overrides = {}
     for key, value in values.items():
         if key == "model":
             continue
         section, _, field = key.partition(".")
-        overrides[f"{params.entry_key(name)}.{section}.{field}"] = value
+        overrides[f"{params.model_key(name)}.{section}.{field}"] = value
     return overrides
 
 
