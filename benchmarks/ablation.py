@@ -80,7 +80,11 @@ def train_once(
     val_set, _ = load_split("classify", paths.split_file("classify", "val"))
     data = ArrayDataModule(train_set, val_set, names, settings["batch_size"], seed)
     task = ClassificationTask.build(
-        params, model, data, {**params.entry(model).options, **options}, TrainParams.model_validate(settings)
+        params,
+        model,
+        data,
+        {**params.model_settings(model).options, **options},
+        TrainParams.model_validate(settings),
     )
     monitor, mode = params.monitor("classify")  # as train@NAME's ModelCheckpoint
     with tempfile.TemporaryDirectory() as scratch:
