@@ -1,0 +1,92 @@
+"""What the pipeline costs beyond training: each stage's seconds in one `dvc repro` against
+the sum of the models' own `fit` seconds (the epochs, validation included).
+
+Reads the ``dlpipe.preload: STAGE NAME took S s`` lines of a finished run's output
+(``make run`` or ``python -m dlpipe.preload dvc repro``, both print them) and each
+model's ``reports/models/NAME/train.json``. Prints a table per task family and
+writes benchmarks/results/pipeline_cost.json.
+
+    make run 2>&1 | tee run.log
+    .venv/bin/python benchmarks/pipeline_cost.py run.log [--root .]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from dlpipe.config import load_params
+from dlpipe.tasks import FAMILIES
+
+RESULTS = Path(__file__).parent / "results" / "pipeline_cost.json"
+STAGE_LINE = re.compile(r"^dlpipe\.preload: (\w+)(?: (\S+))? took ([0-9.]+) s")
+
+
+def stage_seconds(log: Path) -> list[tuple[str, str | None, float]]:
+    """(stage, its argument: a model or family, seconds) of every stage the log reports."""
+    found = []
+    for line in log.read_text(errors="replace").splitlines():
+        match = STAGE_LINE.match(line.strip())
+        if match:
+            found.append((match[1], match[2], float(match[3])))
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("log", type=Path)
+    parser.add_argument("--root", type=Path, default=Path("."), help="the project the run wrote")
+    args = parser.parse_args()
+    stages = stage_seconds(args.log)
+    if not stages:
+        sys.exit(
+            f"{args.log}: no 'dlpipe.preload: STAGE took S s' lines (run `dvc repro` through dlpipe.preload)"
+        )
+    params = load_params(args.root / "params.yaml")
+    families = params.model_families
+
+    per_family: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    fit: dict[str, float] = defaultdict(float)
+    for stage, argument, seconds in stages:
+        # A model's stage, a family's (split, augment), or one for all (transfer, leaderboard).
+        family = families.get(argument) or (argument if argument in FAMILIES else "all")
+        per_family[family][stage] += seconds
+        if stage == "train":
+            summary = json.loads((args.root / "reports/models" / argument / "train.json").read_text())
+            fit[family] += summary["train_seconds"]
+
+    rows = []
+    for family, seconds in per_family.items():
+        total = sum(seconds.values())
+        rows.append(
+            {
+                "family": family,
+                "stages": {stage: round(s, 1) for stage, s in seconds.items()},
+                "stages_seconds": round(total, 1),
+                "fit_seconds": round(fit[family], 1),
+                "ratio": round(total / fit[family], 3) if fit[family] else "",
+            }
+        )
+    everything = sum(row["stages_seconds"] for row in rows)
+    fitted = sum(fit.values())
+    kinds = list(dict.fromkeys(stage for stage, _, _ in stages))  # in the order they ran
+    print("| family | " + " | ".join(kinds) + " | all stages | fit | stages / fit |")
+    print("|---|" + "---:|" * (len(kinds) + 3))
+    for row in rows:
+        shown = " | ".join(f"{row['stages'].get(kind, 0.0):.1f}" for kind in kinds)
+        totals = f"{row['stages_seconds']:.1f} | {row['fit_seconds']:.1f} | {row['ratio']}"
+        print(f"| {row['family']} | {shown} | {totals} |")
+    print(f"\nall families: stages {everything:.1f} s, fit {fitted:.1f} s, ratio {everything / fitted:.3f}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    report = {"rows": rows, "stages_seconds": round(everything, 1), "fit_seconds": round(fitted, 1)}
+    report["ratio"] = round(everything / fitted, 3)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
