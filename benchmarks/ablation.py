@@ -68,11 +68,11 @@ VARIANTS: dict[str, tuple[dict, dict, bool]] = {
 
 
 def train_once(
-    params: Params, model: str, seed: int, train: dict, options: dict, augmented: bool, epochs: int
+    params: Params, name: str, seed: int, train: dict, options: dict, augmented: bool, epochs: int
 ):
     """Train one variant with one seed; return the model of its best epoch on the primary metric
     (the checkpoint train@NAME keeps), in eval mode."""
-    settings = {**params.train_for(model).model_dump(), **train, "seed": seed, "epochs": epochs}
+    settings = {**params.train_for(name).model_dump(), **train, "seed": seed, "epochs": epochs}
     settings.update(accelerator="cpu", devices=1)
     pl.seed_everything(seed, workers=True, verbose=False)
     source = paths.augmented_train("classify") if augmented else paths.split_file("classify", "train")
@@ -81,9 +81,9 @@ def train_once(
     data = ArrayDataModule(train_set, val_set, names, settings["batch_size"], seed)
     task = ClassificationTask.build(
         params,
-        model,
+        name,
         data,
-        {**params.model_settings(model).options, **options},
+        {**params.model_settings(name).options, **options},
         TrainParams.model_validate(settings),
     )
     monitor, mode = params.monitor("classify")  # as train@NAME's ModelCheckpoint
@@ -133,7 +133,7 @@ def main() -> None:
         sys.exit(f"{paths.augmented_train('classify')}: missing; run `dvc repro augment@classify` first")
     params = load_params()
     if args.model not in params.models:
-        sys.exit(f"--model {args.model}: not an entry of models in params.yaml")
+        sys.exit(f"--model {args.model}: not a model of models in params.yaml")
     x, labels, class_names = split_inputs("classify", "test")
     weights = class_weight_vector(class_names, params.evaluate.class_weights)
 

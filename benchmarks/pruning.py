@@ -52,7 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="lenet5")
     parser.add_argument("--trials", type=int, default=20)
-    parser.add_argument("--pruners", nargs="+", default=["median", "hyperband", "none"])
+    parser.add_argument("--pruners", nargs="+", default=["median", "successive_halving", "hyperband", "none"])
     args = parser.parse_args()
     if "none" not in args.pruners:
         sys.exit("--pruners must include none: the savings are measured against it")

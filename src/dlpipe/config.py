@@ -295,7 +295,7 @@ class TuneParams(Section):
     storage: str  # any SQLAlchemy URL; DLPIPE_TUNE_STORAGE overrides
     epochs: Annotated[int, Field(ge=1)]  # per trial; the pruner sees every epoch
     seed: int
-    pruner: Literal["median", "hyperband", "none"]
+    pruner: Literal["median", "successive_halving", "hyperband", "none"]
     pruner_startup_trials: Annotated[int, Field(ge=0)]  # median: trials before any pruning
     pruner_warmup_epochs: Annotated[int, Field(ge=0)]  # median: epochs before a trial can be pruned
     heartbeat_seconds: Annotated[int, Field(ge=1)]  # a trial silent for grace_seconds...

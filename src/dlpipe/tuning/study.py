@@ -49,13 +49,21 @@ def open_storage(url: str, tune: TuneParams) -> RDBStorage:
         ) from None
 
 
+REDUCTION_FACTOR = 3  # successive halving and hyperband
+
+
 def pruner(tune: TuneParams) -> optuna.pruners.BasePruner:
     if tune.pruner == "median":
         return optuna.pruners.MedianPruner(
             n_startup_trials=tune.pruner_startup_trials, n_warmup_steps=tune.pruner_warmup_epochs
         )
+    # Rungs at epochs 1, 3, 9...: a third of the trials that reach a rung go on to the next.
+    if tune.pruner == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=REDUCTION_FACTOR)
     if tune.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=tune.epochs)
+        return optuna.pruners.HyperbandPruner(
+            min_resource=1, max_resource=tune.epochs, reduction_factor=REDUCTION_FACTOR
+        )
     return optuna.pruners.NopPruner()
 
 
