@@ -216,9 +216,9 @@ HOPELESS_SPACE = {"train.lr": {"type": "float", "low": 1.0e-7, "high": 1.0e-2, "
 @pytest.mark.parametrize(
     ("pruner", "epochs_before_pruned"),
     # median: after epoch 1, below the one complete trial; successive halving: at its first
-    # rung, epoch 1, outside the best third of the two trials there; hyperband (one bracket for
-    # tune.epochs 2, reduction factor 3): at its first rung, epoch 2, behind the better trial
-    [("median", 1), ("successive_halving", 1), ("hyperband", 2)],
+    # rung, epoch 2 (step 1), outside the best third of the two trials there; hyperband (one
+    # bracket for tune.epochs 2, reduction factor 3): at its first rung, epoch 2, behind the better trial
+    [("median", 1), ("successive_halving", 2), ("hyperband", 2)],
 )
 def test_configured_pruner_prunes_a_hopeless_trial_recorded_as_pruned_in_mlflow(
     data_project, pruner, epochs_before_pruned

@@ -57,7 +57,8 @@ def pruner(tune: TuneParams) -> optuna.pruners.BasePruner:
         return optuna.pruners.MedianPruner(
             n_startup_trials=tune.pruner_startup_trials, n_warmup_steps=tune.pruner_warmup_epochs
         )
-    # Rungs at epochs 1, 3, 9...: a third of the trials that reach a rung go on to the next.
+    # Rungs at steps 1, 3, 9 (epochs 2, 4, 10: Lightning's epochs count from 0): a third of the
+    # trials that reach a rung go on to the next.
     if tune.pruner == "successive_halving":
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=REDUCTION_FACTOR)
     if tune.pruner == "hyperband":
