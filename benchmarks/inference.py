@@ -1,7 +1,7 @@
 """Inference over a split: batches of 256 in NCHW (before) against batches of 64 channels-last.
 
 The evaluate and export stages run every model over whole splits (60,000 scenes
-for the shipped localisation entry). Same model, images and threads; only the
+for the shipped localisation model). Same model, images and threads; only the
 batch size and the layout differ. Prints a table and writes
 benchmarks/results/inference.json.
 

@@ -23,11 +23,11 @@ from dlpipe.config import load_params
 from dlpipe.tasks import FAMILIES
 
 RESULTS = Path(__file__).parent / "results" / "pipeline_cost.json"
-STAGE_LINE = re.compile(r"^dlpipe\.preload: (\w+)(?: (\S+))? took ([0-9.]+) s")
+STAGE_LINE = re.compile(r"^dlpipe\.preload: (\w+)(?: (\S+))? took ([0-9.]+) s \(exit 0\)")
 
 
 def stage_seconds(log: Path) -> list[tuple[str, str | None, float]]:
-    """(stage, its argument: a model or family, seconds) of every stage the log reports."""
+    """(stage, its argument: a model or family, seconds) of every stage that succeeded."""
     found = []
     for line in log.read_text(errors="replace").splitlines():
         match = STAGE_LINE.match(line.strip())
@@ -42,9 +42,10 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=Path("."), help="the project the run wrote")
     args = parser.parse_args()
     stages = stage_seconds(args.log)
-    if not stages:
+    if not any(stage == "train" for stage, _, _ in stages):
         sys.exit(
-            f"{args.log}: no 'dlpipe.preload: STAGE took S s' lines (run `dvc repro` through dlpipe.preload)"
+            f"{args.log}: no 'dlpipe.preload: train NAME took S s (exit 0)' line "
+            "(run `dvc repro` through dlpipe.preload)"
         )
     params = load_params(args.root / "params.yaml")
     families = params.model_families

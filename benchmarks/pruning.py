@@ -1,13 +1,14 @@
-"""Pruning pays: the same seeded study with the median pruner, with Hyperband and with none.
+"""Pruning pays: the same seeded study with each pruner (median, successive halving, Hyperband)
+and with none.
 
-Both run ``--trials`` trials of ``tune.space`` for one model (TPE with the same
+Each runs ``--trials`` trials of ``tune.space`` for one model (TPE with the same
 seed, ``tune.epochs`` epochs a trial) on the split and augmented data of this
 project; MLflow and the studies go to a temporary folder. Prints the epochs
 trained and the best validation accuracy of each, and writes
 benchmarks/results/pruning.json.
 
-    dvc repro augment
-    .venv/bin/python benchmarks/pruning.py [--model lenet5] [--trials 20] [--pruners median none]
+    dvc repro augment@classify
+    .venv/bin/python benchmarks/pruning.py [--model lenet5] [--trials 20] [--pruners successive_halving none]
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def run_study(params, name: str, trials: int, pruner: str, folder: Path) -> dict
     tuned = params.model_copy(update={"tune": params.tune.model_copy(update={"pruner": pruner})})
     url, study_name = f"sqlite:///{folder}/optuna-{pruner}.db", f"pruning-{pruner}"
     started = time.perf_counter()
-    opened = study.load_study(tuned, url, study_name)
+    opened = study.load_study(tuned, url, study_name, family=params.family_of(name))
     study.parent_run(tuned, opened, name, url)
     study.optimize(tuned, url, study_name, name, trials, None, 0)
     loaded = optuna.load_study(study_name=study_name, storage=url)

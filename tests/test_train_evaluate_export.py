@@ -131,7 +131,7 @@ def test_exported_models_match_eager_and_predictions(inside: Path):
     program = torch.export.load(str(inside / "models/lenet5/model.pt2"))
     traced = program.module()
     with torch.inference_mode():
-        program_logits = in_batches(lambda batch: traced(batch).numpy(), x)
+        program_logits = in_batches(lambda batch: traced(batch).numpy(), x, torch.contiguous_format)
     # The program keeps its two example images, not the storage of the split they came from.
     (example,), _ = program.example_inputs
     assert example.shape == (2, *x.shape[1:])

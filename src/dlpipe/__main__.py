@@ -49,7 +49,9 @@ def _parser() -> argparse.ArgumentParser:
                 help=f"the task family whose data set to process ({families}; default classify)",
             )
     tune = commands.add_parser("tune", help="an Optuna study over tune.space (resumes if it exists)")
-    tune.add_argument("name", metavar="NAME", nargs="?", help="a model of models (default: tune.model)")
+    tune.add_argument(
+        "name", metavar="NAME", nargs="?", help="a model: a key of models (default: tune.model)"
+    )
     tune.add_argument("--trials", type=_positive(int), help="finished trials the study should reach")
     tune.add_argument("--timeout", type=_positive(float), help="seconds per worker")
     tune.add_argument("--workers", type=_positive(int), help="processes working on the study")
@@ -57,7 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     tune.add_argument("--study", help="study name (default: dlpipe-NAME)")
     predict = commands.add_parser("predict", help="a trained model's results on image files")
     predict.add_argument("images", metavar="IMAGE", nargs="+", help="PNG or JPEG files")
-    predict.add_argument("--model", help="a model of any family's models (default: the family's champion)")
+    predict.add_argument(
+        "--model", help="a model: a key of any family's models (default: the family's champion)"
+    )
     predict.add_argument(
         "--family", default="classify", choices=list(FAMILIES), help=f"whose champion ({families})"
     )
@@ -65,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _model(params, name: str) -> str:
+def _model_name(params, name: str) -> str:
     if name not in params.model_families:
         listed = ", ".join(params.model_families)
         raise ConfigError(f"no family's models lists {name!r} (listed: {listed})")
@@ -85,10 +89,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         stage = importlib.import_module(f"dlpipe.stages.{args.stage}")
         if args.stage == "tune":
-            name = _model(params, args.name or params.tune.model)
+            name = _model_name(params, args.name or params.tune.model)
             stage.run(params, name, args.trials, args.timeout, args.workers, args.storage, args.study)
         elif args.stage in STAGES_WITH_MODEL:
-            stage.run(params, _model(params, args.name))
+            stage.run(params, _model_name(params, args.name))
         elif args.stage in STAGES_WITH_FAMILY:
             stage.run(params, args.family)
         else:

@@ -351,7 +351,7 @@ def _nested_update(base: dict[str, Any], override: dict[str, Any]) -> dict[str, 
     return merged
 
 
-def _entries_may_be_empty(cls: type, value: Any) -> Any:
+def _models_may_be_empty(cls: type, value: Any) -> Any:
     # `lenet5:` with nothing after it reads as None in YAML: a model with no settings.
     if isinstance(value, dict):
         return {name: {} if settings is None else settings for name, settings in value.items()}
@@ -398,7 +398,7 @@ class LocalizeParams(Section):
     box_weight: Annotated[float, Field(gt=0)]  # the box's squared error against p_c and class
     examples: Annotated[int, Field(ge=1, le=64)]  # test images in the boxes plot
 
-    _empty_entries = field_validator("models", mode="before")(_entries_may_be_empty)
+    _empty_models = field_validator("models", mode="before")(_models_may_be_empty)
 
 
 class LandmarksAugment(AugmentParams):
@@ -416,7 +416,7 @@ class LandmarksParams(Section):
     pck_threshold: Annotated[float, Field(gt=0, lt=1)]  # a point within this share of the size
     examples: Annotated[int, Field(ge=1, le=64)]  # test images in the points plot
 
-    _empty_entries = field_validator("models", mode="before")(_entries_may_be_empty)
+    _empty_models = field_validator("models", mode="before")(_models_may_be_empty)
 
 
 class Params(Section):
@@ -433,7 +433,7 @@ class Params(Section):
     localize: LocalizeParams
     landmarks: LandmarksParams
 
-    _empty_entries = field_validator("models", mode="before")(_entries_may_be_empty)
+    _empty_models = field_validator("models", mode="before")(_models_may_be_empty)
 
     def models_of(self, family: str) -> dict[str, ModelSettings]:
         """A family's models: classification's under ``models``, the others' in their section."""
@@ -467,7 +467,7 @@ class Params(Section):
         return self.augment if family == "classify" else getattr(self, family).augment
 
     @model_validator(mode="after")
-    def _known_entries(self) -> Params:
+    def _known_models(self) -> Params:
         from dlpipe.models.registry import ARCHITECTURES
 
         seen: dict[str, str] = {}

@@ -25,8 +25,8 @@ from dlpipe.tasks import FAMILIES
 def load_images(files: list[str], size: int, channels: int) -> np.ndarray:
     """uint8 N×size×size×channels; the first missing or unreadable file is a one-line error."""
     arrays = []
-    for name in files:
-        path = Path(name)
+    for file in files:
+        path = Path(file)
         if not path.is_file():
             raise DataError(f"{path}: no such image file")
         try:

@@ -11,9 +11,10 @@ from torch import nn
 from dlpipe import paths
 from dlpipe.data.tensors import load_split
 
-# Batches of 64 images in NHWC ran 2-2.6x faster than batches of 256 in NCHW on
-# 2 CPU cores (the activations stay in cache; oneDNN prefers channels-last):
-# benchmarks/README.md, "Inference batches".
+# Batches of 64 channels-last images ran about 2x faster than batches of 256 in NCHW
+# through the localize and landmarks convnets on 2 CPU cores, 1.2x through ResNet-20
+# (the activations stay in cache; oneDNN prefers channels-last): benchmarks/README.md,
+# "inference.py". The outputs are those of NCHW within float rounding.
 BATCH_SIZE = 64
 
 
@@ -23,9 +24,13 @@ def split_inputs(family: str, split: str) -> tuple[torch.Tensor, np.ndarray, lis
     return dataset.x, dataset.y.numpy(), names
 
 
-def in_batches(predict: Callable[[torch.Tensor], np.ndarray], x: torch.Tensor) -> np.ndarray:
-    """``predict`` over ``x`` a batch at a time (images channels-last), outputs joined."""
-    layout = torch.channels_last if x.dim() == 4 else torch.contiguous_format
+def in_batches(
+    predict: Callable[[torch.Tensor], np.ndarray], x: torch.Tensor, layout: torch.memory_format | None = None
+) -> np.ndarray:
+    """``predict`` over ``x`` a batch at a time, outputs joined. Images go channels-last unless
+    ``layout`` says otherwise (exported models are fed NCHW, as their users will)."""
+    if layout is None:
+        layout = torch.channels_last if x.dim() == 4 else torch.contiguous_format
     batches = (
         x[start : start + BATCH_SIZE].contiguous(memory_format=layout)
         for start in range(0, len(x), BATCH_SIZE)

@@ -38,7 +38,5 @@ def predict_probabilities(model: nn.Module, x: Tensor, mode: str = "none", paddi
     if mode not in MODES:
         raise ValueError(f"unknown test-time augmentation {mode!r} (known: {', '.join(MODES)})")
     with torch.inference_mode():
-        per_view = [
-            probabilities(predict_outputs(model, view.contiguous())) for view in views(x, mode, padding)
-        ]
+        per_view = [probabilities(predict_outputs(model, view)) for view in views(x, mode, padding)]
     return sum(per_view) / len(per_view)

@@ -62,12 +62,13 @@ def run(params: Params, name: str) -> None:
         formats.save_program(program, program_tmp)
         formats.export_onnx(program, example, onnx_tmp, output)
         session = formats.onnx_session(onnx_tmp)
+        nchw = torch.contiguous_format
         onnx_out = in_batches(
-            lambda batch: session.run(None, {formats.INPUT_NAME: batch.contiguous().numpy()})[0], x
+            lambda batch: session.run(None, {formats.INPUT_NAME: batch.numpy()})[0], x, nchw
         )
         traced = program.module()
         with torch.inference_mode():
-            program_out = in_batches(lambda batch: traced(batch).numpy(), x)
+            program_out = in_batches(lambda batch: traced(batch).numpy(), x, nchw)
         report = {
             "onnx_max_abs_diff": formats.max_abs_diff(onnx_out, eager),
             "pt2_max_abs_diff": formats.max_abs_diff(program_out, eager),
