@@ -3,16 +3,19 @@
 The phases are those of ``dlpipe.stages.export.run`` but MLflow's logging: eager
 outputs on the test split, the ``torch.export`` trace, saving the ``.pt2``, the ONNX
 conversion, the ONNX and ``.pt2`` parity checks, and the batch-1 latency of eager
-and ONNX Runtime (``export.latency_runs`` runs each). Prints a table and writes
-benchmarks/results/export_cost.json.
+and ONNX Runtime (``export.latency_runs`` runs each). With ``--optimize-off`` it also
+converts each model with the ONNX exporter's ``optimize=False`` beside the shipped
+``optimize=True``: conversion seconds and ONNX Runtime's batch-1 latency of each. Prints
+tables and writes benchmarks/results/export_cost.json.
 
     dvc repro                           # trained models under models/
-    .venv/bin/python benchmarks/export_cost.py [--models lenet5 resnet56]
+    .venv/bin/python benchmarks/export_cost.py [--models lenet5 resnet56] [--optimize-off]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import tempfile
 import time
 from pathlib import Path
@@ -66,9 +69,38 @@ def phase_seconds(name: str, latency_runs: int) -> dict[str, float]:
     return seconds
 
 
+def optimize_side_by_side(name: str, latency_runs: int) -> dict[str, float]:
+    """Conversion seconds and ONNX Runtime batch-1 latency (ms) with optimize on and off."""
+    model, spec = load_model(paths.model_file(name))
+    x, _, _ = split_inputs(spec["family"], "test")
+    example = x[:2].clone()
+    program = formats.export_program(model, example)
+    row: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for optimize in (True, False):
+            path, key = Path(scratch, f"{optimize}.onnx"), "on" if optimize else "off"
+            started = time.perf_counter()
+            torch.onnx.export(
+                program,
+                (example,),
+                str(path),
+                dynamo=True,
+                input_names=[formats.INPUT_NAME],
+                output_names=[FAMILIES[spec["family"]].output],
+                external_data=False,
+                optimize=optimize,
+                verbose=False,
+            )
+            row[f"convert_s_{key}"] = round(time.perf_counter() - started, 2)
+            run = functools.partial(formats.onnx_session(path).run, None, {formats.INPUT_NAME: x[:1].numpy()})
+            row[f"latency_ms_{key}"] = round(formats.median_latency_ms(run, latency_runs), 3)
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="*", help="trained models (default: classification's models)")
+    parser.add_argument("--optimize-off", action="store_true", help="also compare optimize=False")
     args = parser.parse_args()
     params = load_params()
     rows = []
@@ -78,6 +110,13 @@ def main() -> None:
     report(rows, ["model", *PHASES, "total"], RESULTS)
     totals = {phase: round(sum(row[phase] for row in rows), 1) for phase in (*PHASES, "total")}
     print("sum: " + ", ".join(f"{phase} {value} s" for phase, value in totals.items()))
+    if args.optimize_off:
+        compared = [
+            {"model": row["model"], **optimize_side_by_side(row["model"], params.export.latency_runs)}
+            for row in rows
+        ]
+        columns = ["model", "convert_s_on", "convert_s_off", "latency_ms_on", "latency_ms_off"]
+        report(compared, columns, RESULTS.with_name("export_optimize.json"))
 
 
 if __name__ == "__main__":
