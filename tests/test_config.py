@@ -186,7 +186,7 @@ def test_bad_builder_option_value_is_one_line(project):
         train.run(load_params(), "mlp_shallow")
 
 
-def test_ensemble_must_name_entries_of_models(tmp_path: Path):
+def test_ensemble_must_name_classification_models(tmp_path: Path):
     path = _written(
         tmp_path, {"models": {"lenet5": {}, "logreg": {}}, "leaderboard": {"ensemble": ["lenet5", "vgg16"]}}
     )
@@ -214,3 +214,12 @@ def test_an_entry_overriding_one_early_stopping_key_keeps_the_sections_others(tm
     )
     stopping = load_params(path).train_for("lenet5").early_stopping
     assert (stopping.monitor, stopping.patience, stopping.min_delta) == ("val_acc", 3, 0.01)
+
+
+def test_tune_models_must_name_classification_models(tmp_path: Path):
+    # digit_box is a localize model: tune@NAME runs classification's study only.
+    path = _written(tmp_path, {"tune": {"models": ["digit_box"]}})
+    with pytest.raises(
+        ConfigError, match=r"^tune.models names 'digit_box', which is not a classification model of models$"
+    ):
+        load_params(path)

@@ -501,7 +501,7 @@ class Params(Section):
         # tune.model is checked where `dlpipe tune` uses it: an edit of models must not break other stages.
         for name in self.tune.models:
             if name not in self.models:
-                raise ValueError(f"tune.models names {name!r}, which is not a model of any family's models")
+                raise ValueError(f"tune.models names {name!r}, which is not a classification model of models")
         choices = self.tune.space.get("model")
         for name in choices.choices if choices else []:
             if name not in self.model_families:
