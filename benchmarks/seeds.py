@@ -56,7 +56,7 @@ def main() -> None:
         epochs = params.train_for(name).epochs
         accuracies = []
         for seed in range(args.seeds):
-            model = train_once(params, name, seed, {}, {}, True, epochs)
+            model = train_once(params, name, seed, {}, {}, True)
             predicted = predict_probabilities(model, x, params.evaluate.tta, params.evaluate.tta_padding)
             accuracies.append(float((predicted.argmax(axis=1) == labels).mean()))
         row = {

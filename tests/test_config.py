@@ -123,6 +123,19 @@ VAL_ACC = {"monitor": "val_acc"}
         ),
         ({"models": {"lenet5": {"width": 1}}}, "models.lenet5.width is not a known key"),
         (
+            {"train": {"epochs": 15, "steps": 500}},
+            "train must set one of epochs and steps, and the other to null",
+        ),
+        (
+            {"train": {"epochs": None, "steps": None}},
+            "train must set one of epochs and steps, and the other to null",
+        ),
+        (
+            {"models": {"lenet5": {"train": {"epochs": 3, "steps": 100}}}},
+            "models.lenet5.train must set one of epochs and steps, and the other to null",
+        ),
+        ({"train": {"epochs": None, "steps": 0}}, "train.steps must be >= 1 (got 0)"),
+        (
             {"evaluate": {"class_weights": {"3": -1}}},
             "evaluate.class_weights.3 must be >= 0 (got -1)",
         ),
@@ -223,3 +236,19 @@ def test_tune_models_must_name_classification_models(tmp_path: Path):
         ConfigError, match=r"^tune.models names 'digit_box', which is not a classification model of models$"
     ):
         load_params(path)
+
+
+@pytest.mark.parametrize(
+    ("shared", "own", "expected"),
+    [
+        ({"epochs": 15, "steps": None}, {"steps": 300}, (None, 300)),
+        ({"epochs": None, "steps": 500}, {"epochs": 4}, (4, None)),
+        ({"epochs": None, "steps": 500}, {"lr": 0.01}, (None, 500)),
+    ],
+)
+def test_a_models_length_replaces_the_sections_whether_in_epochs_or_steps(
+    tmp_path: Path, shared, own, expected
+):
+    path = _written(tmp_path, {"train": shared, "models": {"lenet5": {"train": own}}})
+    settings = load_params(path).train_for("lenet5")
+    assert (settings.epochs, settings.steps) == expected

@@ -226,6 +226,7 @@ def test_configured_pruner_prunes_a_hopeless_trial_recorded_as_pruned_in_mlflow(
     root = data_project({"pruner": pruner, "epochs": 2, "pruner_startup_trials": 1}, copies=0)
     config = yaml.safe_load((root / "params.yaml").read_text())
     config["tune"]["space"] = HOPELESS_SPACE  # the lr alone (project() would merge the spaces)
+    config["models"]["lenet5"] = {"train": {"steps": 1000}}  # a trial's length is tune.epochs all the same
     (root / "params.yaml").write_text(yaml.safe_dump(config))
     params = load_params()
     assert list(params.tune.space) == ["train.lr"]

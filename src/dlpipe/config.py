@@ -124,9 +124,14 @@ class EarlyStoppingParams(Section):
     min_delta: Annotated[float, Field(ge=0)]
 
 
+# The two ways to say how long a model trains: one of them per section, the other null.
+LENGTH_KEYS = ("epochs", "steps")
+
+
 class TrainParams(Section):
     seed: int
-    epochs: Annotated[int, Field(ge=1)]
+    epochs: Annotated[int, Field(ge=1)] | None  # passes over the (augmented) training split...
+    steps: Annotated[int, Field(ge=1)] | None  # ...or optimiser steps, rounded up to whole epochs
     batch_size: Annotated[int, Field(ge=1)]
     # Optimiser: sgd (momentum 0 is plain mini-batch SGD), rmsprop (beta2 decays the squared
     # gradients), adam and adamw (beta1, beta2).
@@ -165,6 +170,8 @@ class TrainParams(Section):
 
     @model_validator(mode="after")
     def _compatible(self) -> TrainParams:
+        if (self.epochs is None) == (self.steps is None):
+            raise ValueError("must set one of epochs and steps, and the other to null")
         if self.warmup_epochs and self.warmup_steps:
             raise ValueError("sets both warmup_epochs and warmup_steps; set one")
         if self.schedule == "onecycle" and (self.warmup_epochs or self.warmup_steps):
@@ -174,6 +181,14 @@ class TrainParams(Section):
         if self.mixup_alpha and self.manifold_mixup_alpha:
             raise ValueError("sets both mixup_alpha and manifold_mixup_alpha; set one")
         return self
+
+    def epochs_for(self, batches_per_epoch: int) -> int:
+        """Whole epochs to train: ``epochs``, or as many as ``steps`` optimiser steps need.
+
+        In steps, a recipe carries over between data sets: twice the images, half the epochs,
+        the same number of updates (and the same time per model).
+        """
+        return self.epochs or math.ceil(self.steps / batches_per_epoch)
 
 
 MODEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
@@ -330,7 +345,7 @@ _UNTUNABLE = {
     "init_from",
     "freeze",
     "early_stopping",
-    "epochs",
+    *LENGTH_KEYS,  # the trial's length is tune.epochs: the pruner's resource
 }
 
 
@@ -520,10 +535,12 @@ class Params(Section):
 
     def train_for(self, name: str) -> TrainParams:
         """The shared train section with this model's overrides applied, nested: a model that sets
-        ``early_stopping: {monitor: ...}`` keeps the section's patience and min_delta."""
-        return TrainParams.model_validate(
-            _nested_update(self.train.model_dump(), self.model_settings(name).train)
-        )
+        ``early_stopping: {monitor: ...}`` keeps the section's patience and min_delta, and a model
+        that sets ``epochs`` or ``steps`` replaces the section's length (the other becomes null)."""
+        shared, own = self.train.model_dump(), self.model_settings(name).train
+        if any(key in own for key in LENGTH_KEYS):
+            shared.update(dict.fromkeys(LENGTH_KEYS))
+        return TrainParams.model_validate(_nested_update(shared, own))
 
     def check_model(self, name: str) -> None:
         """Raise ValueError for a train override that the model's family does not read, or an

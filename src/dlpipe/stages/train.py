@@ -138,6 +138,7 @@ def _publish(
         "architecture": params.arch_of(name),
         "family": family,
         "epochs": len(history.rows),
+        "steps": task.trainer.global_step,  # optimiser steps, whether set as epochs or as steps
         "monitor": monitor,
         f"best_{monitor}": round(float(best.best_model_score), 6),
         "parameters": sum(p.numel() for p in best_task.model.parameters()),

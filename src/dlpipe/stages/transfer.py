@@ -55,7 +55,7 @@ def subset(data: ArrayDataset, classes: list[int], per_class: int | None = None)
 
 
 def _task(params: Params, classes: list[str], shape: tuple[int, ...], epochs: int) -> ClassificationTask:
-    train = params.train.model_copy(update={"epochs": epochs})
+    train = params.train.model_copy(update={"epochs": epochs, "steps": None})
     return ClassificationTask(
         arch=params.transfer.arch,
         in_channels=shape[0],

@@ -71,7 +71,7 @@ def build_trainer(
             ),
         ]
     return pl.Trainer(
-        max_epochs=params.epochs,
+        max_epochs=params.epochs_for(batches_per_epoch),
         accelerator=params.accelerator,
         devices=params.devices,
         strategy=params.strategy,

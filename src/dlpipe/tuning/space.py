@@ -49,7 +49,8 @@ def trial_settings(params: Params, name: str, sampled: dict[str, Any], epochs: i
     name = sampled.get("model", name)
     train = {key.removeprefix("train."): v for key, v in sampled.items() if key.startswith("train.")}
     options = {key.removeprefix("options."): v for key, v in sampled.items() if key.startswith("options.")}
-    settings = TrainParams.model_validate({**params.train_for(name).model_dump(), **train, "epochs": epochs})
+    length = {"epochs": epochs, "steps": None}  # tune.epochs: the pruner's resource
+    settings = TrainParams.model_validate({**params.train_for(name).model_dump(), **train, **length})
     return name, settings, {**params.model_settings(name).options, **options}
 
 
