@@ -26,7 +26,7 @@ TINY = {
         "data": {"images": 120, "image_size": 24},
         "models": {"corners": {"arch": "lenet5", "train": {"epochs": 1}}},
     },
-    "train": {"epochs": 2, "accelerator": "cpu", "devices": 1},
+    "train": {"epochs": 2, "steps": None, "accelerator": "cpu", "devices": 1},
     "transfer": {"pretrain_epochs": 1, "finetune_epochs": 2},
     "export": {"latency_runs": 5},
     "leaderboard": {"ensemble": []},

@@ -21,7 +21,7 @@ from dlpipe.training.trainer import build_trainer
 
 
 def _task(arch: str, freeze: str | int) -> ClassificationTask:
-    params = load_params().train.model_copy(update={"epochs": 1, "freeze": freeze})
+    params = load_params().train.model_copy(update={"epochs": 1, "steps": None, "freeze": freeze})
     task = ClassificationTask(arch, 1, 10, 32, [str(i) for i in range(10)], {}, params.model_dump())
     task.frozen_blocks = reuse.freeze(task.model, freeze)
     return task
