@@ -1,0 +1,73 @@
+"""Which epoch should train@NAME keep when several tie on the monitored metric?
+
+Lightning's ModelCheckpoint keeps the first epoch that reached the best value;
+on a small validation split (40 faces) many epochs tie at 1.0 and the first is
+barely trained. This trains and evaluates each model twice through the stages'
+own code, in the current project (split and augment done): once as shipped
+(first of the ties) and once keeping the last of them. Prints a Markdown table
+and writes benchmarks/results/checkpoint_ties_<LABEL>.json.
+
+    python benchmarks/carry_over.py /tmp/co-faces --label faces --source faces
+    cd /tmp/co-faces && python /path/to/benchmarks/checkpoint_ties.py --label faces
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+from dlpipe import disk
+from dlpipe.config import load_params
+from dlpipe.stages import evaluate, train
+
+RESULTS = Path(__file__).parent / "results"
+SHIPPED = ModelCheckpoint.check_monitor_top_k
+
+
+def last_of_ties(self: ModelCheckpoint, trainer, current=None) -> bool:
+    """ModelCheckpoint's rule with a tie counted as an improvement (save_top_k 1, one device)."""
+    if current is None:
+        return False
+    if self.save_top_k == -1 or len(self.best_k_models) < self.save_top_k:
+        return True
+    at_least_as_good = {"min": torch.le, "max": torch.ge}[self.mode]
+    return bool(at_least_as_good(current, self.best_k_models[self.kth_best_model_path]))
+
+
+def scored(name: str) -> dict:
+    """train@NAME then evaluate@NAME; its test metrics."""
+    params = load_params()
+    train.run(params, name)
+    evaluate.run(params, name)
+    return disk.read_json(Path("reports/models") / name / "metrics.json")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--label", required=True, help="names the results file")
+    parser.add_argument("--models", nargs="+", default=["logreg", "lenet5", "vgg16_bn", "resnet20"])
+    args = parser.parse_args()
+    rows = []
+    for name in args.models:
+        ModelCheckpoint.check_monitor_top_k = SHIPPED
+        first = scored(name)
+        ModelCheckpoint.check_monitor_top_k = last_of_ties
+        last = scored(name)
+        rows.append({"model": name, "first_of_ties": first, "last_of_ties": last})
+    ModelCheckpoint.check_monitor_top_k = SHIPPED
+    print("\n| model | test accuracy, first of ties (shipped) | last of ties |")
+    print("|---|---:|---:|")
+    for row in rows:
+        first, last = row["first_of_ties"]["accuracy"], row["last_of_ties"]["accuracy"]
+        print(f"| {row['model']} | {first:.4f} | {last:.4f} |")
+    out = RESULTS / f"checkpoint_ties_{args.label}.json"
+    out.write_text(json.dumps({"label": args.label, "rows": rows}, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
