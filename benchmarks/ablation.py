@@ -28,7 +28,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from dlpipe import paths
-from dlpipe.config import LENGTH_KEYS, Params, TrainParams, load_params
+from dlpipe.config import Params, TrainParams, load_params, with_train_overrides
 from dlpipe.data.datamodule import ArrayDataModule
 from dlpipe.data.tensors import load_split
 from dlpipe.evaluation.metrics import class_weight_vector, summary_metrics
@@ -70,10 +70,7 @@ VARIANTS: dict[str, tuple[dict, dict, bool]] = {
 def train_once(params: Params, name: str, seed: int, train: dict, options: dict, augmented: bool):
     """Train one variant with one seed; return the model of its best epoch on the primary metric
     (the checkpoint train@NAME keeps), in eval mode. ``train`` may set the length (epochs or steps)."""
-    settings = params.train_for(name).model_dump()
-    if any(key in train for key in LENGTH_KEYS):
-        settings.update(dict.fromkeys(LENGTH_KEYS))
-    settings = {**settings, **train, "seed": seed}
+    settings = with_train_overrides(params.train_for(name).model_dump(), {**train, "seed": seed})
     settings.update(accelerator="cpu", devices=1)
     pl.seed_everything(seed, workers=True, verbose=False)
     source = paths.augmented_train("classify") if augmented else paths.split_file("classify", "train")

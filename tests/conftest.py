@@ -54,12 +54,11 @@ def write_params(root: Path, overrides: dict[str, Any] | None = None) -> None:
 def shipped(section: str, **overrides: Any) -> Any:
     """A section of the repository's params.yaml with ``overrides`` merged in (nested), validated:
     params.yaml is the one place values are written, so a test starts from it too."""
-    from dlpipe.config import LENGTH_KEYS, Params
+    from dlpipe.config import Params, with_train_overrides
 
     raw = yaml.safe_load((REPO / "params.yaml").read_text())[section]
-    if section == "train" and any(key in overrides for key in LENGTH_KEYS):
-        raw.update(dict.fromkeys(LENGTH_KEYS))  # a length given replaces the shipped one, as in train_for
-    return Params.model_fields[section].annotation.model_validate(merge(raw, overrides))
+    merged = with_train_overrides(raw, overrides) if section == "train" else merge(raw, overrides)
+    return Params.model_fields[section].annotation.model_validate(merged)
 
 
 def cpu_env() -> dict[str, str]:

@@ -1,5 +1,6 @@
 """train.steps, checked through train@NAME: the same steps on more training images (augment.copies)
-become fewer epochs, rounded up to whole ones, as the README says."""
+become fewer epochs, rounded up to whole ones, as the README says; a model's own steps replace
+the section's epochs."""
 
 from __future__ import annotations
 
@@ -15,13 +16,19 @@ from dlpipe.stages import augment, split, train
 STEPS, BATCH = 30, 64
 
 
-@pytest.mark.parametrize("copies", [0, 2])
-def test_steps_become_the_epochs_the_training_set_needs(project, copies):
+@pytest.mark.parametrize(
+    ("copies", "where"),
+    # the shared section's steps, and a model's own replacing the section's epochs
+    [(0, "train"), (2, "train"), (2, "model")],
+)
+def test_steps_become_the_epochs_the_training_set_needs(project, copies, where):
+    length = {"epochs": None, "steps": STEPS} if where == "train" else {"epochs": 5, "steps": None}
+    own = {"train": {"steps": STEPS}} if where == "model" else {}
     root = project(
         {
             "augment": {"copies": copies},
-            "train": {"epochs": None, "steps": STEPS, "batch_size": BATCH},
-            "models": {"logreg": {}},
+            "train": {**length, "batch_size": BATCH},
+            "models": {"logreg": own},
         }
     )
     params = load_params()

@@ -366,6 +366,14 @@ def _nested_update(base: dict[str, Any], override: dict[str, Any]) -> dict[str, 
     return merged
 
 
+def with_train_overrides(train: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """A train section (as a dict) with ``overrides`` applied, nested; a length in the overrides
+    (``epochs`` or ``steps``) replaces the section's, whichever of the two it was."""
+    if any(key in overrides for key in LENGTH_KEYS):
+        train = {**train, **dict.fromkeys(LENGTH_KEYS)}
+    return _nested_update(train, overrides)
+
+
 def _models_may_be_empty(cls: type, value: Any) -> Any:
     # `lenet5:` with nothing after it reads as None in YAML: a model with no settings.
     if isinstance(value, dict):
@@ -537,10 +545,9 @@ class Params(Section):
         """The shared train section with this model's overrides applied, nested: a model that sets
         ``early_stopping: {monitor: ...}`` keeps the section's patience and min_delta, and a model
         that sets ``epochs`` or ``steps`` replaces the section's length (the other becomes null)."""
-        shared, own = self.train.model_dump(), self.model_settings(name).train
-        if any(key in own for key in LENGTH_KEYS):
-            shared.update(dict.fromkeys(LENGTH_KEYS))
-        return TrainParams.model_validate(_nested_update(shared, own))
+        return TrainParams.model_validate(
+            with_train_overrides(self.train.model_dump(), self.model_settings(name).train)
+        )
 
     def check_model(self, name: str) -> None:
         """Raise ValueError for a train override that the model's family does not read, or an
