@@ -3,7 +3,7 @@
 Every variant changes one thing against the baseline (the shipped params.yaml
 recipe for the model) and is trained from scratch with each seed; each run is
 scored with the checkpoint the pipeline would keep (its best epoch on
-``evaluate.primary_metric``, as train@NAME's ModelCheckpoint picks it), and
+``evaluate.primary_metric``, as train@NAME's BestCheckpoint picks it), and
 test accuracy and weighted error are reported as mean ± std. Test-time
 augmentation and the ensemble reuse the baseline's models. Prints a Markdown
 table and writes benchmarks/results/ablation.json.
@@ -25,7 +25,6 @@ from pathlib import Path
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
 
 from dlpipe import paths
 from dlpipe.config import Params, TrainParams, load_params, with_train_overrides
@@ -35,6 +34,7 @@ from dlpipe.evaluation.metrics import class_weight_vector, summary_metrics
 from dlpipe.evaluation.outputs import split_inputs
 from dlpipe.evaluation.tta import predict_probabilities
 from dlpipe.tasks.classify.task import ClassificationTask
+from dlpipe.training.callbacks import BestCheckpoint
 from dlpipe.training.trainer import build_trainer
 
 RESULTS = Path(__file__).parent / "results" / "ablation.json"
@@ -84,9 +84,9 @@ def train_once(params: Params, name: str, seed: int, train: dict, options: dict,
         {**params.model_settings(name).options, **options},
         TrainParams.model_validate(settings),
     )
-    monitor, mode = params.monitor("classify")  # as train@NAME's ModelCheckpoint
+    monitor, mode = params.monitor("classify")  # as train@NAME's BestCheckpoint
     with tempfile.TemporaryDirectory() as scratch:
-        best = ModelCheckpoint(dirpath=scratch, filename="best", monitor=monitor, mode=mode)
+        best = BestCheckpoint(dirpath=scratch, filename="best", monitor=monitor, mode=mode)
         trainer = build_trainer(
             task.train_params,
             logger=False,

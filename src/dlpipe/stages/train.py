@@ -19,7 +19,6 @@ import shutil
 from pathlib import Path
 
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import MLFlowLogger
 
 from dlpipe import disk, paths, tracking
@@ -29,7 +28,7 @@ from dlpipe.evaluation.plots import learning_curves
 from dlpipe.models.checkpoint import save_model
 from dlpipe.models.complexity import multiply_accumulates
 from dlpipe.tasks import FAMILIES
-from dlpipe.training.callbacks import History, StepMetrics, progress_callbacks
+from dlpipe.training.callbacks import BestCheckpoint, History, StepMetrics, progress_callbacks
 from dlpipe.training.module import Task
 from dlpipe.training.trainer import build_task, build_trainer, fit
 
@@ -109,8 +108,9 @@ def _start_or_resume(params: Params, name: str, resume: Path, expected: str) -> 
     return {**state, "checkpoint": None}
 
 
-def _best_task(family: str, checkpoint_path: str) -> Task:
-    """The task as it was at its best epoch, rebuilt from the checkpoint's hyperparameters.
+def _best_task(family: str, checkpoint_path: str) -> tuple[Task, int]:
+    """The task as it was at its best epoch, rebuilt from the checkpoint's hyperparameters, and
+    that epoch (counted from 1, as history.csv counts).
 
     Not ``load_from_checkpoint``: its guard against TorchScript walks the call stack with
     source lookups, about a second in a process that has imported the whole stack.
@@ -118,16 +118,16 @@ def _best_task(family: str, checkpoint_path: str) -> Task:
     checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
     best_task = FAMILIES[family].part("task").TASK(**checkpoint["hyper_parameters"])
     best_task.load_state_dict(checkpoint["state_dict"])
-    return best_task
+    return best_task, checkpoint["epoch"] + 1
 
 
 def _publish(
-    params: Params, name: str, run_id: str, best: ModelCheckpoint, history: History, task: Task
+    params: Params, name: str, run_id: str, best: BestCheckpoint, history: History, task: Task
 ) -> dict:
     """Save the best epoch's model, write the reports and log them to the run."""
     report_dir = paths.report_dir(name)
     family = params.family_of(name)
-    best_task = _best_task(family, best.best_model_path)
+    best_task, best_epoch = _best_task(family, best.best_model_path)
     save_model(paths.model_file(name), best_task.model, best_task.spec)
     disk.write_json(tracking.run_record(name), {"run_id": run_id})
     history.write()
@@ -141,6 +141,7 @@ def _publish(
         "steps": task.trainer.global_step,  # optimiser steps, whether set as epochs or as steps
         "monitor": monitor,
         f"best_{monitor}": round(float(best.best_model_score), 6),
+        "best_epoch": best_epoch,  # of epochs tied on the monitor, the latest
         "parameters": sum(p.numel() for p in best_task.model.parameters()),
         "trainable_parameters": sum(p.numel() for p in task.model.parameters() if p.requires_grad),
         "macs_per_image": multiply_accumulates(best_task.model.eval(), (channels, size, size)),
@@ -164,7 +165,7 @@ def run(params: Params, name: str) -> None:
 
     history = History(paths.report_dir(name) / paths.HISTORY_CSV, list(task.metrics))
     monitor, mode = params.monitor(family)
-    best = ModelCheckpoint(
+    best = BestCheckpoint(
         dirpath=resume / "checkpoints", filename="best", monitor=monitor, mode=mode, save_last=True
     )
     logger = MLFlowLogger(
