@@ -125,6 +125,24 @@ def test_pck_threshold_is_read_by_the_evaluate_stage(inside: Path):
     assert after["pck"] > before["pck"]  # a tenfold threshold admits more points
 
 
+def test_diagnosis_train_examples_is_read_by_the_evaluate_stage(inside: Path):
+    write_params(inside, {"evaluate": {"diagnosis_train_examples": 7}})
+    try:
+        evaluate.run(load_params(), "corners")
+        sampled = json.loads(Path("reports/models/corners/diagnosis.json").read_text())
+    finally:
+        write_params(inside)
+        evaluate.run(load_params(), "corners")
+    whole = json.loads(Path("reports/models/corners/diagnosis.json").read_text())
+    model, _ = load_model(Path("models/corners/model.pt"))
+    x, targets, _ = split_inputs("landmarks", "train")
+    gaps = distances(torch.from_numpy(predict_outputs(model, x)), torch.from_numpy(targets)).mean(dim=1)
+    assert len(x) > 7
+    assert sampled["errors"]["train"] == pytest.approx(float(gaps[:7].mean()), abs=1e-6)  # NME: the error
+    assert whole["errors"]["train"] == pytest.approx(float(gaps.mean()), abs=1e-6)
+    assert sampled["errors"]["dev"] == whole["errors"]["dev"]  # only the training error is sampled
+
+
 def test_exports_name_the_familys_output_and_match_eager(inside: Path):
     for name, output, width in (("lenet5_box", "outputs", 15), ("corners", "points", 8)):
         session = onnxruntime.InferenceSession(

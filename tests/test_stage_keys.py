@@ -1,7 +1,8 @@
-"""Two keys that a stage once ignored, each checked through the stage that reads it.
+"""Keys that a stage once ignored or might, each checked through the stage that reads it.
 
 One tiny logistic regression is trained once (three epochs, early stopping on the
-primary metric, weighted error), then evaluated with two diagnosis tolerances.
+primary metric, weighted error), then evaluated with two diagnosis tolerances and
+on part of the training split.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from lightning.pytorch.callbacks import EarlyStopping
 from conftest import shipped, write_params
 from dlpipe.config import EarlyStoppingParams, load_params
 from dlpipe.errors import ConfigError
+from dlpipe.evaluation.outputs import predict_outputs, split_inputs
+from dlpipe.models.checkpoint import load_model
 from dlpipe.stages import augment, evaluate, split, train
 from dlpipe.training.trainer import build_trainer
 
@@ -128,3 +131,23 @@ def test_diagnosis_tolerance_decides_whether_a_gap_dominates(trained: dict, tole
     assert diagnosis["dominant"] in dominant
     markdown = (root / "reports/models/logreg/diagnosis.md").read_text()
     assert ("every gap is below evaluate.diagnosis_tolerance" in markdown) == (dominant == {"none"})
+
+
+def test_diagnosis_train_examples_sets_the_training_images_classification_scores(trained: dict, monkeypatch):
+    root = trained["root"]
+    monkeypatch.chdir(root)
+    params = load_params()
+    sampled = params.model_copy(
+        update={"evaluate": params.evaluate.model_copy(update={"diagnosis_train_examples": 5})}
+    )
+    evaluate.run(sampled, "logreg")
+    errors = json.loads((root / "reports/models/logreg/diagnosis.json").read_text())["errors"]
+    evaluate.run(params, "logreg")
+    whole = json.loads((root / "reports/models/logreg/diagnosis.json").read_text())["errors"]
+
+    model, _ = load_model(root / "models/logreg/model.pt")
+    x, y, _ = split_inputs("classify", "train")
+    wrong = predict_outputs(model, x).argmax(axis=1) != y  # weighted error with every weight 1
+    assert errors["train"] == pytest.approx(wrong[:5].mean(), abs=1e-6)  # the report rounds to 6 places
+    assert whole["train"] == pytest.approx(wrong.mean(), abs=1e-6)
+    assert errors["dev"] == whole["dev"]

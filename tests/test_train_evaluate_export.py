@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import mlflow
@@ -12,6 +13,7 @@ import numpy as np
 import onnxruntime
 import pytest
 import torch
+import yaml
 
 from conftest import shipped, write_params
 from dlpipe import formats, tracking
@@ -175,6 +177,24 @@ def test_export_beyond_tolerance_fails_and_writes_nothing(inside: Path, tmp_path
     finally:
         (tmp_path / "model.onnx").rename(inside / "models/lenet5/model.onnx")
         (tmp_path / "export.json").rename(inside / "reports/models/lenet5/export.json")
+
+
+def test_parity_examples_sets_how_many_test_images_export_compares(trained, tmp_path, monkeypatch):
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    monkeypatch.chdir(copy)
+    raw = yaml.safe_load(Path("params.yaml").read_text())
+    raw["export"]["parity_examples"] = 50
+    Path("params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    export.run(load_params(), "lenet5")
+
+    report = json.loads(Path("reports/models/lenet5/export.json").read_text())
+    x, _, _ = split_inputs("classify", "test")
+    assert len(x) == 360 and report["test_examples"] == 50
+    eager = predict_outputs(load_model(Path("models/lenet5/model.pt"))[0], x[:50])
+    session = onnxruntime.InferenceSession("models/lenet5/model.onnx")
+    onnx_logits = session.run(None, {"images": x[:50].numpy()})[0]
+    assert report["onnx_max_abs_diff"] == pytest.approx(np.abs(onnx_logits - eager).max(), abs=6e-7)
 
 
 # Each architecture at a tiny width (fast to export, the same layers as the shipped one).

@@ -237,6 +237,7 @@ class EvaluateParams(Section):
     primary_metric: Literal["accuracy", "weighted_error", "cost_error"]
     bayes_error: Annotated[float, Field(ge=0, le=1)] | None  # human-level proxy; null: 0
     diagnosis_tolerance: Annotated[float, Field(ge=0, le=1)]  # smaller gaps: none dominates
+    diagnosis_train_examples: Annotated[int, Field(ge=1)]  # training error: on this many at most
     calibration_bins: Annotated[int, Field(ge=2, le=100)]
     worst_examples: Annotated[int, Field(ge=1, le=100)]  # misclassified test images in the grid
     tta: Literal["none", "flip", "ten_crop"]  # test-time augmentation
@@ -265,6 +266,7 @@ class LeaderboardParams(Section):
 
 class ExportParams(Section):
     max_abs_diff: Annotated[float, Field(gt=0)]
+    parity_examples: Annotated[int, Field(ge=1)]  # test images compared (the first of the split)
     latency_runs: Annotated[int, Field(ge=1)]
 
 

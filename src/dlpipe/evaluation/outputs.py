@@ -18,10 +18,13 @@ from dlpipe.data.tensors import load_split
 BATCH_SIZE = 64
 
 
-def split_inputs(family: str, split: str) -> tuple[torch.Tensor, np.ndarray, list[str]]:
-    """A split's normalised inputs, targets and names (classes, or points)."""
+def split_inputs(
+    family: str, split: str, limit: int | None = None
+) -> tuple[torch.Tensor, np.ndarray, list[str]]:
+    """A split's normalised inputs, targets and names (classes, or points); with ``limit``, its
+    first ``limit`` examples (the splits are shuffled, so a random sample)."""
     dataset, names = load_split(family, paths.split_file(family, split))
-    return dataset.x, dataset.y.numpy(), names
+    return dataset.x[:limit], dataset.y[:limit].numpy(), names
 
 
 def in_batches(

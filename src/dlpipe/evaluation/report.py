@@ -28,13 +28,15 @@ Plot = Callable[[np.ndarray, np.ndarray, np.ndarray, list[str]], None]
 def evaluate(
     params: Params, family: str, name: str, score: Score, plot: Plot, plot_file: str
 ) -> tuple[dict[str, float], dict]:
-    """Model ``name``'s evaluation: its scores on the un-augmented train, val and test splits (the
-    diagnosis reads all three), the family's plot from the test split's outputs (predicted once),
+    """Model ``name``'s evaluation: its scores on the un-augmented train split (at most
+    ``evaluate.diagnosis_train_examples`` of it), val and test splits (the diagnosis reads all
+    three), the family's plot from the test split's outputs (predicted once),
     all published. Returns the test metrics and the diagnosis."""
     model, _ = load_model(paths.model_file(name))
     scored = {}
     for split in ("train", "val", "test"):
-        x, targets, names = split_inputs(family, split)
+        limit = params.evaluate.diagnosis_train_examples if split == "train" else None
+        x, targets, names = split_inputs(family, split, limit)
         outputs = predict_outputs(model, x)
         scored[split] = score(torch.from_numpy(outputs), torch.from_numpy(targets), names)
     plot(disk.load_arrays(paths.split_file(family, "test"))["x"], targets, outputs, names)

@@ -90,7 +90,8 @@ def _split_errors(params: Params, model, weights, costs) -> dict[str, float | No
         if not paths.split_file("classify", name).exists():
             errors[name] = None
             continue
-        x, y, _ = split_inputs("classify", name)
+        limit = params.evaluate.diagnosis_train_examples if name == "train" else None
+        x, y, _ = split_inputs("classify", name, limit)
         predicted = predict_probabilities(model, x, params.evaluate.tta, params.evaluate.tta_padding).argmax(
             axis=1
         )
