@@ -8,7 +8,7 @@ from PIL import Image
 from conftest import run_cli, shipped
 from dlpipe import disk
 from dlpipe.config import load_params
-from dlpipe.data.split import stratified_split
+from dlpipe.data.split import normalization_stats, stratified_split
 from dlpipe.stages import split
 
 
@@ -57,6 +57,15 @@ def test_normalization_comes_from_train_only(project):
     stats = disk.read_json(root / "data" / "classify" / "split" / "normalization.json")
     assert stats["mean"][0] == pytest.approx(train.mean(), abs=1e-6)
     assert stats["std"][0] == pytest.approx(train.std(), abs=1e-6)
+
+
+def test_normalization_stats_are_each_channels_mean_and_std_in_float64():
+    images = np.random.default_rng(0).integers(0, 256, (50, 9, 7, 3), dtype=np.uint8)
+    images[..., 2] //= 4  # channels that differ
+    pixels = images.reshape(-1, 3) / 255.0
+    stats = normalization_stats(images)
+    assert stats["mean"] == pixels.mean(axis=0).round(6).tolist()
+    assert stats["std"] == pixels.std(axis=0).round(6).tolist()
 
 
 def test_faces_source_is_binary_and_resized(project):
