@@ -85,5 +85,8 @@ def random_background(rng: np.random.Generator, size: int) -> np.ndarray:
     left = int(rng.integers(width - side + 1))
     crop = source[top : top + side, left : left + side]
     if rng.random() < 0.5:
-        crop = crop[:, ::-1]
-    return cv2.resize(np.ascontiguousarray(crop), (size, size), interpolation=cv2.INTER_AREA)
+        # OpenCV reads a view of whole rows in place; cv2.flip mirrors one several times faster
+        # than numpy copies a mirrored view. (Resizing first and mirroring after would differ in
+        # a rounding now and then.)
+        crop = cv2.flip(crop, 1)
+    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
