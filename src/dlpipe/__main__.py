@@ -17,6 +17,8 @@ from dlpipe.tasks import FAMILIES
 STAGES_WITH_MODEL = ("train", "evaluate", "export")
 STAGES_WITH_FAMILY = ("split", "augment")
 STAGES = (*STAGES_WITH_FAMILY, *STAGES_WITH_MODEL, "transfer", "leaderboard")
+# The commands that talk to MLflow: its server is asked first, before they write anything.
+TRACKED = (*STAGES_WITH_MODEL, "transfer", "leaderboard", "tune", "predict")
 
 
 def _positive(kind: type):
@@ -82,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         from dlpipe.config import load_params
 
         params = load_params()
+        if args.stage in TRACKED:
+            from dlpipe import tracking
+
+            tracking.check_server(params.tracking)
         if args.stage == "predict":
             from dlpipe import inference
 

@@ -20,3 +20,7 @@ class ExportError(DlpipeError):
 
 class TuneError(DlpipeError):
     """A study could not be opened or a worker failed."""
+
+
+class TrackingError(DlpipeError):
+    """The MLflow tracking server does not answer."""

@@ -2,7 +2,8 @@
 
 ``MLFLOW_TRACKING_URI`` overrides ``tracking.uri`` (for a shared server); with
 the default sqlite backend, artifacts go to ``tracking.artifact_dir`` rather
-than a stray ``./mlruns``.
+than a stray ``./mlruns``; with a server, where the server puts them (its
+artifact proxy).
 """
 
 from __future__ import annotations
@@ -10,14 +11,22 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from dlpipe import disk, paths
 from dlpipe.config import TrackingParams
+from dlpipe.errors import TrackingError
 
 ENV_URI = "MLFLOW_TRACKING_URI"
+SERVER_SCHEMES = ("http://", "https://")
+# MLflow retries a failed request seven times with back-off (about four minutes); a stage waits
+# this long for a server to answer its first request, and retries fewer times later on. The
+# MLFLOW_HTTP_REQUEST_* variables, where set, win.
+ANSWER_SECONDS = 5
+RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
 
 
 def tracking_uri(params: TrackingParams) -> str:
@@ -27,6 +36,29 @@ def tracking_uri(params: TrackingParams) -> str:
     if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
         uri = prefix + str(Path(uri.removeprefix(prefix)).resolve())
     return uri
+
+
+def check_server(params: TrackingParams) -> None:
+    """With a tracking server, ask its /health before a stage writes anything: one that refuses or
+    does not answer within ANSWER_SECONDS is a one-line error, not minutes of MLflow's retries."""
+    uri = tracking_uri(params)
+    if not uri.startswith(SERVER_SCHEMES):
+        return
+    import requests
+
+    for name, value in RETRIES.items():
+        os.environ.setdefault(name, value)
+    try:
+        response = requests.get(f"{uri.rstrip('/')}/health", timeout=ANSWER_SECONDS)
+    except requests.Timeout:
+        raise TrackingError(f"tracking server {uri}: no answer within {ANSWER_SECONDS} s") from None
+    except requests.RequestException as exc:
+        # requests nests the socket's own words ("[Errno 111] Connection refused") in a long line
+        cause = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(exc))
+        reason = cause[1].strip() if cause else type(exc).__name__
+        raise TrackingError(f"tracking server {uri}: {reason}") from None
+    if response.status_code != 200:
+        raise TrackingError(f"tracking server {uri}: /health answered HTTP {response.status_code}")
 
 
 def client(params: TrackingParams):  # -> mlflow.MlflowClient, imported lazily
@@ -65,6 +97,8 @@ def experiment_id(params: TrackingParams) -> str:
     experiment = mlflow_client.get_experiment_by_name(params.experiment)
     if experiment is not None:
         return experiment.experiment_id
+    if tracking_uri(params).startswith(SERVER_SCHEMES):
+        return mlflow_client.create_experiment(params.experiment)  # the server's artifact store
     location = Path(params.artifact_dir).resolve().as_uri()
     return mlflow_client.create_experiment(params.experiment, artifact_location=location)
 

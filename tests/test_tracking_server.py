@@ -1,0 +1,154 @@
+"""MLflow as a team shares it: ``mlflow server`` on PostgreSQL with its artifact proxy, on
+127.0.0.1, records what the local sqlite store records; a server that refuses or does not
+answer stops a stage in seconds with one line, before it writes anything."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import cpu_env, write_params
+from dlpipe.config import load_params
+from dlpipe.stages import augment, evaluate, export, leaderboard, split, train
+from dlpipe.tracking import ANSWER_SECONDS
+from postgres import postgres_server, unavailable_reason
+
+OVERRIDES = {"models": {"logreg": {"train": {"epochs": 1}}}}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    """(URL, artifact folder) of an MLflow server on a throw-away PostgreSQL."""
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    folder = tmp_path_factory.mktemp("mlflow_server")
+    port = _free_port()
+    with postgres_server() as database, open(folder / "server.log", "w") as log:
+        command = [
+            str(Path(sys.executable).parent / "mlflow"),
+            "server",
+            *("--backend-store-uri", database),
+            *("--artifacts-destination", (folder / "artifacts").as_uri()),
+            "--serve-artifacts",
+            *("--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
+        ]
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=cpu_env())
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                with contextlib.suppress(requests.RequestException):
+                    if requests.get(f"{url}/health", timeout=2).status_code == 200:
+                        break
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"mlflow server did not start:\n{(folder / 'server.log').read_text()}")
+                time.sleep(0.5)
+            yield url, folder / "artifacts"
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def _pipeline(root: Path) -> None:
+    write_params(root, OVERRIDES)
+    with contextlib.chdir(root):
+        params = load_params()
+        split.run(params)
+        augment.run(params)
+        train.run(params, "logreg")
+        evaluate.run(params, "logreg")
+        export.run(params, "logreg")
+        leaderboard.run(params)
+
+
+def _artifacts(client, run_id: str, path: str | None = None) -> set[str]:
+    found = set()
+    for entry in client.list_artifacts(run_id, path):
+        found |= _artifacts(client, run_id, entry.path) if entry.is_dir else {entry.path}
+    return found
+
+
+def _recorded(uri: str) -> dict:
+    """What a pipeline left in a store: names of params, metrics and artifacts, the registered
+    model and its alias."""
+    import mlflow
+
+    client = mlflow.MlflowClient(uri)
+    experiment = client.get_experiment_by_name("dlpipe").experiment_id
+    (run,) = client.search_runs([experiment])
+    registered = client.get_registered_model("dlpipe-logreg")
+    versions = client.search_model_versions("name='dlpipe-logreg'")
+    return {
+        "params": set(run.data.params),
+        "metrics": set(run.data.metrics),
+        "artifacts": _artifacts(client, run.info.run_id),
+        "logged_models": [model.name for model in client.search_logged_models([experiment])],
+        # the REST store gives an alias' version as text, sqlite as a number
+        "aliases": {alias: str(version) for alias, version in registered.aliases.items()},
+        "versions": [version.run_id == run.info.run_id for version in versions],
+    }
+
+
+def test_a_pipeline_records_on_a_server_what_it_records_in_sqlite(server, tmp_path, monkeypatch):
+    url, artifact_store = server
+    local, shared = tmp_path / "local", tmp_path / "shared"
+    local.mkdir(), shared.mkdir()
+    _pipeline(local)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+    _pipeline(shared)
+
+    on_server = _recorded(url)
+    in_sqlite = _recorded(f"sqlite:///{local / 'mlflow.db'}")
+    assert on_server == in_sqlite
+    assert on_server["aliases"] == {"champion": "1"} and on_server["versions"] == [True]
+    assert {"history.csv", "metrics.json", "export.json"} <= {Path(a).name for a in on_server["artifacts"]}
+    assert on_server["logged_models"] == ["model"]  # the ONNX model, with its signature
+    # The files went through the server's artifact proxy, none to the project's folder.
+    assert any(artifact_store.rglob("history.csv"))
+    assert not (shared / "mlflow.db").exists() and not (shared / "mlartifacts").exists()
+
+
+def _silent_server():
+    """A socket that accepts connections and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    return listener
+
+
+@pytest.mark.parametrize("kind", ["refusing", "silent"])
+def test_a_server_that_is_down_is_one_line_in_seconds_and_nothing_written(kind, tmp_path):
+    write_params(tmp_path, OVERRIDES)
+    with contextlib.closing(_silent_server()) as listener:
+        port = listener.getsockname()[1] if kind == "silent" else _free_port()
+        env = {"MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}"}
+        before = sorted(tmp_path.rglob("*"))
+        started = time.monotonic()
+        result = subprocess.run(
+            [sys.executable, "-m", "dlpipe", "train", "logreg"],
+            cwd=tmp_path,
+            env={**cpu_env(), **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        seconds = time.monotonic() - started
+    reason = f"no answer within {ANSWER_SECONDS} s" if kind == "silent" else "Connection refused"
+    assert result.returncode == 2
+    assert result.stderr == f"tracking server http://127.0.0.1:{port}: {reason}\n"
+    assert seconds < 10 + 5  # the limit, and a Python start-up on a busy machine
+    assert sorted(tmp_path.rglob("*")) == before
