@@ -144,23 +144,29 @@ def test_mlflow_run_is_browsable_without_reading_files(inside: Path):
     client = tracking.client(params.tracking)
     run = client.get_run(tracking.read_run_id("lenet5"))
     tags = run.data.tags
-    assert tags["git_commit"] == _git(inside, "rev-parse", "HEAD")  # the clone's commit, not "unknown"
+    # MLflow's own source tags: the UI shows the command that reruns the run and its commit
+    assert tags["mlflow.source.git.commit"] == _git(inside, "rev-parse", "HEAD")  # not "unknown"
+    assert tags["mlflow.source.name"] == "dvc repro train@lenet5"
     digest = hashlib.sha256()  # every array of every split file, hashed by hand
     for name in ("test", "train", "train_dev", "val"):  # sorted
         arrays = disk.load_arrays(Path(f"data/classify/split/{name}.npz"))
         for key in sorted(arrays):
             array = np.ascontiguousarray(arrays[key])
             digest.update(f"{name}/{key}:{array.dtype}:{array.shape}".encode() + array.tobytes())
-    assert tags["dataset_hash"] == digest.hexdigest()
-    assert tags["dataset_hash"] == disk.read_json(Path("reports/classify/split.json"))["content_hash"]
+    assert digest.hexdigest() == disk.read_json(Path("reports/classify/split.json"))["content_hash"]
+    # The split as the run's dataset input: the UI's Dataset column and filter
+    (logged,) = run.inputs.dataset_inputs
+    assert (logged.dataset.name, logged.dataset.digest) == ("digits", digest.hexdigest()[:16])
+    assert logged.dataset.source == json.dumps({"uri": str(inside.resolve() / "data/classify/split")})
+    assert [(tag.key, tag.value) for tag in logged.tags] == [("mlflow.data.context", "training")]
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # opens on runs
     diagnosis = json.loads(_report("lenet5", "diagnosis.json").read_text())
-    shown = ("architecture", "model", "family", "dataset", "dvc_stage", "seed", "diagnosis")
+    shown = ("architecture", "model", "family", "seed", "diagnosis")
     assert {key: tags[key] for key in shown} == {
         "architecture": "lenet5",
         "model": "lenet5",
         "family": "classify",
-        "dataset": "digits",
-        "dvc_stage": "train@lenet5",
         "seed": "42",
         "diagnosis": diagnosis["dominant"],
     }

@@ -17,7 +17,7 @@ import yaml
 from PIL import Image
 
 from conftest import REPO, run_cli, write_params
-from dlpipe import disk
+from dlpipe import disk, tracking
 from dlpipe.config import load_params
 from dlpipe.evaluation.outputs import predict_outputs, split_inputs
 from dlpipe.models.checkpoint import load_model
@@ -141,6 +141,20 @@ def test_diagnosis_train_examples_is_read_by_the_evaluate_stage(inside: Path):
     assert sampled["errors"]["train"] == pytest.approx(float(gaps[:7].mean()), abs=1e-6)  # NME: the error
     assert whole["errors"]["train"] == pytest.approx(float(gaps.mean()), abs=1e-6)
     assert sampled["errors"]["dev"] == whole["errors"]["dev"]  # only the training error is sampled
+
+
+def test_each_run_names_the_dvc_stage_that_reruns_it(inside: Path):
+    params = load_params()
+    client = tracking.client(params.tracking)
+    for family, name in FAMILY_ENTRIES.items():
+        run = client.get_run(tracking.read_run_id(name))
+        assert run.data.tags["mlflow.source.name"] == f"dvc repro train_{family}@{name}"
+        (logged,) = run.inputs.dataset_inputs
+        split_report = disk.read_json(Path(f"reports/{family}/split.json"))
+        assert (logged.dataset.name, logged.dataset.digest) == (
+            split_report["source"],
+            split_report["content_hash"][:16],
+        )
 
 
 def test_exports_name_the_familys_output_and_match_eager(inside: Path):

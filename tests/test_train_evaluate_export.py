@@ -93,7 +93,7 @@ def test_mlflow_run_holds_params_metrics_artifacts_and_model(inside: Path):
     metrics = json.loads((inside / "reports/models/lenet5/metrics.json").read_text())
     assert run.info.status == "FINISHED"
     assert run.data.tags["architecture"] == "lenet5"
-    assert run.data.tags["dataset"] == "digits"
+    assert [logged.dataset.name for logged in run.inputs.dataset_inputs] == ["digits"]
     assert run.data.params["train.lr"] == "0.003"
     assert run.data.metrics["test_accuracy"] == metrics["accuracy"]
     assert run.data.metrics["test_weighted_error"] == metrics["weighted_error"]
@@ -114,6 +114,10 @@ def test_mlflow_run_holds_params_metrics_artifacts_and_model(inside: Path):
     (version,) = client.search_model_versions("name='dlpipe-lenet5'")
     assert version.run_id == run_id
     model = mlflow.pyfunc.load_model(f"models:/dlpipe-lenet5/{version.version}")
+    # a signature and an input example: one normalised test image, any batch size
+    (images,) = model.metadata.get_input_schema().inputs
+    assert images.shape == (-1, 1, 32, 32)
+    assert model.input_example.shape == (1, 1, 32, 32)
     x, _, _ = split_inputs("classify", "test")
     predicted = model.predict(x[:8].numpy())
     logits = predicted["logits"] if isinstance(predicted, dict) else np.asarray(predicted)

@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import subprocess
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,9 @@ from dlpipe.errors import TrackingError
 
 ENV_URI = "MLFLOW_TRACKING_URI"
 SERVER_SCHEMES = ("http://", "https://")
+# The UI opens an experiment of this kind on its runs, not on MLflow 3's GenAI overview of traces.
+EXPERIMENT_KIND, MODEL_DEVELOPMENT = "mlflow.experimentKind", "custom_model_development"
+DIGEST_LENGTH = 16  # of the split's sha256: MLflow's stores keep digests of up to 36 characters
 # MLflow retries a failed request seven times with back-off (about four minutes); a stage waits
 # this long for a server to answer its first request, and retries fewer times later on. The
 # MLFLOW_HTTP_REQUEST_* variables, where set, win.
@@ -96,11 +100,14 @@ def experiment_id(params: TrackingParams) -> str:
     mlflow_client = client(params)
     experiment = mlflow_client.get_experiment_by_name(params.experiment)
     if experiment is not None:
+        if experiment.tags.get(EXPERIMENT_KIND) != MODEL_DEVELOPMENT:
+            mlflow_client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND, MODEL_DEVELOPMENT)
         return experiment.experiment_id
-    if tracking_uri(params).startswith(SERVER_SCHEMES):
-        return mlflow_client.create_experiment(params.experiment)  # the server's artifact store
+    kind = {EXPERIMENT_KIND: MODEL_DEVELOPMENT}
+    if tracking_uri(params).startswith(SERVER_SCHEMES):  # the server's artifact store
+        return mlflow_client.create_experiment(params.experiment, tags=kind)
     location = Path(params.artifact_dir).resolve().as_uri()
-    return mlflow_client.create_experiment(params.experiment, artifact_location=location)
+    return mlflow_client.create_experiment(params.experiment, artifact_location=location, tags=kind)
 
 
 def git_commit() -> str:
@@ -112,6 +119,39 @@ def git_commit() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return result.stdout.strip()
+
+
+def source_tags(command: str) -> dict[str, str]:
+    """MLflow's own tags for where a run came from, which its UI shows: the command that
+    reruns it and the commit."""
+    return {
+        "mlflow.source.name": command,
+        "mlflow.source.type": "LOCAL",
+        "mlflow.source.git.commit": git_commit(),
+    }
+
+
+def log_split(params: TrackingParams, run_id: str, family: str) -> None:
+    """The family's split as the run's MLflow dataset input (the UI's Dataset column and filter):
+    named by its source, with the split's content hash as digest and its training images' shape
+    as the profile (the families' targets differ)."""
+    from mlflow.data import from_numpy
+    from mlflow.entities import DatasetInput, InputTag
+
+    report = disk.read_json(paths.split_report(family))
+    train = disk.load_arrays(paths.split_file(family, "train"))
+    with warnings.catch_warnings():
+        # MLflow registers its local-file source twice (paths and file: URIs) and says so
+        warnings.filterwarnings("ignore", "The specified dataset source can be interpreted in multiple")
+        dataset = from_numpy(
+            train["x"],
+            source=str(paths.split_file(family, "train").parent.resolve()),
+            name=report["source"],
+            digest=report["content_hash"][:DIGEST_LENGTH],
+        )
+    # Dataset._to_mlflow_entity is what mlflow.log_input calls; the client has no public twin.
+    logged = DatasetInput(dataset._to_mlflow_entity(), [InputTag("mlflow.data.context", "training")])
+    client(params).log_inputs(run_id, [logged])
 
 
 def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -40,6 +40,7 @@ def _log_to_mlflow(
             onnx.load(str(onnx_path)),
             name="model",
             signature=infer_signature(example, outputs),
+            input_example=example,
             registered_model_name=registered,
             # Naming them skips MLflow's inference, which imports the model in a subprocess.
             pip_requirements=[f"{pkg}=={version(pkg)}" for pkg in ("onnx", "onnxruntime", "numpy")],

@@ -79,7 +79,6 @@ def _start_or_resume(params: Params, name: str, resume: Path, expected: str) -> 
         print(f"train@{name}: resuming from the checkpoint after epoch {state['epochs_done']}", flush=True)
         return state
     family = params.family_of(name)
-    split_report = disk.read_json(paths.split_report(family))
     train = params.train_for(name)
     run_id = tracking.create_run(
         params.tracking,
@@ -88,11 +87,8 @@ def _start_or_resume(params: Params, name: str, resume: Path, expected: str) -> 
             "architecture": params.arch_of(name),
             "model": name,
             "family": family,
-            "dataset": split_report["source"],
-            "dataset_hash": split_report["content_hash"],
-            "git_commit": tracking.git_commit(),
-            "dvc_stage": f"train@{name}",
             "seed": str(train.seed),
+            **tracking.source_tags(f"dvc repro {FAMILIES[family].dvc_stage('train', name)}"),
         },
         logged={
             "arch": params.arch_of(name),
@@ -102,6 +98,7 @@ def _start_or_resume(params: Params, name: str, resume: Path, expected: str) -> 
             "train": train.model_dump(),
         },
     )
+    tracking.log_split(params.tracking, run_id, family)
     resume.mkdir(parents=True, exist_ok=True)
     state = {"fingerprint": expected, "run_id": run_id}
     disk.write_json(resume / "state.json", state)

@@ -137,7 +137,7 @@ def run(params: Params) -> None:
     run_id = tracking.create_run(
         params.tracking,
         run_name="transfer",
-        tags={"architecture": settings.arch, "dvc_stage": "transfer", "git_commit": tracking.git_commit()},
+        tags={"architecture": settings.arch, **tracking.source_tags("dvc repro transfer")},
         logged={"transfer": settings.model_dump(), "train": params.train.model_dump()},
     )
     accuracies = ("source_test_accuracy", "finetuned_test_accuracy", "scratch_test_accuracy")

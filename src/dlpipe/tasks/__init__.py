@@ -37,6 +37,11 @@ class Family:
     # model is an error that names it
     exclusive_train_keys: frozenset[str] = frozenset()
 
+    def dvc_stage(self, stage: str, model: str) -> str:
+        """The name dvc.yaml gives a model's stage: ``train@NAME`` for classification,
+        ``train_localize@NAME`` for the others."""
+        return f"{stage}@{model}" if self.name == "classify" else f"{stage}_{self.name}@{model}"
+
     def part(self, module: str) -> ModuleType:
         """One of the family's modules (data, task, evaluate, predict), imported on first use."""
         return importlib.import_module(f"dlpipe.tasks.{self.name}.{module}")

@@ -57,6 +57,7 @@ class Objective:
                 "architecture": self.params.arch_of(name),
                 "model": name,
                 "seed": str(train.seed),
+                **tracking.source_tags(f"dlpipe tune {self.name}"),
             },
             logged={"tuned": sampled, "train": train.model_dump(), "options": options},
         )

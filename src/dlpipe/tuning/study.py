@@ -101,7 +101,12 @@ def parent_run(params: Params, study: optuna.Study, name: str, url: str) -> str:
         run_id = tracking.create_run(
             tuning_tracking(params),
             run_name=study.study_name,
-            tags={"optuna.study": study.study_name, "optuna.storage": safe_url, "model": name},
+            tags={
+                "optuna.study": study.study_name,
+                "optuna.storage": safe_url,
+                "model": name,
+                **tracking.source_tags(f"dlpipe tune {name}"),
+            },
             logged={
                 "tune": params.tune.model_dump(exclude={"space"}),
                 "space": params.tune.model_dump()["space"],
