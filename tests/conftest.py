@@ -4,6 +4,7 @@ with tiny settings (two epochs, one augmented copy), never touching the reposito
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -68,6 +69,34 @@ def cpu_env() -> dict[str, str]:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.pop("MLFLOW_TRACKING_URI", None)
     return env
+
+
+def dvc_env(root: Path) -> dict[str, str]:
+    """The environment of commands in a DVC project copy made by ``dvc_project``."""
+    env = cpu_env() | {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+        # Stages import the copy's own code, the code its dvc.lock hashes ...
+        "PYTHONPATH": str(root / "src"),
+    }
+    # ... and write bytecode beside it, as Python does by default.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def dvc_project(root: Path, overrides: dict[str, Any] | None = None) -> None:
+    """``root``: a git repository holding the project's pipeline, code and tiny params
+    (TINY, then ``overrides``), committed, for the real ``dvc repro``."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name in ("dvc.yaml", ".dvcignore", ".gitignore"):
+        shutil.copy(REPO / name, root / name)
+    shutil.copytree(REPO / ".dvc", root / ".dvc", ignore=shutil.ignore_patterns("tmp", "cache"))
+    shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    write_params(root, overrides)
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "tiny"]):
+        subprocess.run(["git", *command], cwd=root, env=dvc_env(root), check=True, capture_output=True)
 
 
 @pytest.fixture(autouse=True)

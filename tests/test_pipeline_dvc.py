@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, TINY, cpu_env, merge
+from conftest import dvc_env, dvc_project
 
 pytestmark = pytest.mark.slow
 
@@ -21,17 +20,7 @@ ENTRIES = {"classify": "lenet5", "localize": "lenet5_box", "landmarks": "corners
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = cpu_env() | {
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.com",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.com",
-        # Stages import the copy's own code, the code its dvc.lock hashes ...
-        "PYTHONPATH": str(cwd / "src"),
-    }
-    # ... and write bytecode beside it, as Python does by default.
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    result = subprocess.run(args, cwd=cwd, env=dvc_env(cwd), capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, f"{' '.join(args)}\n{result.stdout}\n{result.stderr}"
     return result
 
@@ -43,16 +32,7 @@ def _dvc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("pipeline") / "project"
-    root.mkdir()
-    for name in ("dvc.yaml", ".dvcignore", ".gitignore"):
-        shutil.copy(REPO / name, root / name)
-    shutil.copytree(REPO / ".dvc", root / ".dvc", ignore=shutil.ignore_patterns("tmp", "cache"))
-    shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__"))
-    params = merge(yaml.safe_load((REPO / "params.yaml").read_text()), TINY)
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    _run("git", "init", "-q", cwd=root)
-    _run("git", "add", "-A", cwd=root)
-    _run("git", "commit", "-qm", "tiny", cwd=root)
+    dvc_project(root)
     # as `make run` does it; later commands here run each stage in its own process
     repro = _run(sys.executable, "-m", "dlpipe.preload", sys.executable, "-m", "dvc", "repro", cwd=root)
     (root.parent / "repro.stderr").write_text(repro.stderr)
