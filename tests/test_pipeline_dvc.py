@@ -6,6 +6,7 @@ import csv
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -170,6 +171,42 @@ def test_exp_run_changes_a_parameter(pipeline: Path):
     assert "Running stage 'split@classify'" not in result.stdout
     history = (pipeline / "reports/models/lenet5/history.csv").read_text().splitlines()
     assert len(history) == 2  # header + the one epoch
+
+
+def _experiments(pipeline: Path) -> dict[str, dict]:
+    """name -> the params.yaml and lenet5 metrics `dvc exp show` has for each experiment."""
+    shown = json.loads(_dvc("exp", "show", "--json", cwd=pipeline).stdout)
+    found = {}
+    for commit in shown:
+        for experiment in commit.get("experiments") or []:
+            for rev in experiment["revs"]:
+                data = rev["data"]
+                found[rev["name"]] = {
+                    "params": data["params"]["params.yaml"]["data"],
+                    "metrics": data["metrics"]["reports/models/lenet5/metrics.json"].get("data"),
+                }
+    return found
+
+
+def test_a_queued_sweep_runs_on_two_workers_and_exp_show_compares_it(pipeline: Path):
+    _run("git", "add", "-A", cwd=pipeline)
+    _run("git", "commit", "-qm", "before the sweep", cwd=pipeline)
+    rates = {"lr-low": 0.001, "lr-high": 0.01}
+    for name, lr in rates.items():
+        _dvc("exp", "run", "--queue", "-n", name, "-S", f"train.lr={lr}", "evaluate@lenet5", cwd=pipeline)
+    _dvc("queue", "start", "-j", "2", cwd=pipeline)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        status = _dvc("queue", "status", cwd=pipeline).stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(2)
+    assert status.count("Success") == 2, status
+
+    experiments = _experiments(pipeline)
+    for name, lr in rates.items():
+        assert experiments[name]["params"]["train"]["lr"] == lr
+        assert 0 < experiments[name]["metrics"]["accuracy"] <= 1  # each keeps its own metrics
 
 
 def test_tune_stage_runs_only_when_enabled(pipeline: Path):
