@@ -6,6 +6,8 @@ import costs seconds per stage), and with ``weights_only=True``.
 
 from __future__ import annotations
 
+import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ import torch
 from torch import nn
 
 from dlpipe import disk
+from dlpipe.errors import DataError
 from dlpipe.models.registry import build_model
 
 # What build_model needs, the family that reads the outputs, and the names they refer to
@@ -29,9 +32,21 @@ def save_model(path: Path, model: nn.Module, spec: dict[str, Any]) -> None:
         torch.save(payload, tmp)
 
 
+def read_weights(path: Path) -> Any:
+    """``torch.load`` of tensors and plain containers only: every file dlpipe loads goes through
+    here. A file that carries any other object (a pickle runs code as it loads) is refused with
+    one line naming the file and the object, and nothing of it runs."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"[Uu]nsupported (?:global: )?GLOBAL ([\w.]+)", str(exc))
+        what = f"the object {found[1]}" if found else "objects other than tensors"
+        raise DataError(f"{path}: refused: it holds {what}, not only weights") from None
+
+
 def load_model(path: Path) -> tuple[nn.Module, dict[str, Any]]:
     """The model in eval mode, and its spec."""
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = read_weights(path)
     spec = payload["spec"]
     model = build_model(
         spec["arch"], spec["in_channels"], spec["outputs"], spec["image_size"], spec["options"]

@@ -14,18 +14,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import pickle
 import shutil
 from pathlib import Path
 
-import torch
 from lightning.pytorch.loggers import MLFlowLogger
 
 from dlpipe import disk, paths, tracking
 from dlpipe.config import Params
 from dlpipe.data.datamodule import ArrayDataModule
+from dlpipe.errors import DataError
 from dlpipe.evaluation.plots import learning_curves
-from dlpipe.models.checkpoint import save_model
+from dlpipe.models.checkpoint import read_weights, save_model
 from dlpipe.models.complexity import multiply_accumulates
 from dlpipe.tasks import FAMILIES
 from dlpipe.training.callbacks import BestCheckpoint, History, StepMetrics, progress_callbacks
@@ -63,8 +62,8 @@ def _resume_state(resume: Path, expected: str) -> dict | None:
         state = disk.read_json(state_file)
         if state.get("fingerprint") == expected:
             try:
-                saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
-            except (RuntimeError, EOFError, OSError, pickle.UnpicklingError):
+                saved = read_weights(checkpoint)
+            except (RuntimeError, EOFError, OSError, DataError):  # cut short, or not only weights
                 saved = None
             if saved is not None:
                 return {**state, "checkpoint": str(checkpoint), "epochs_done": saved["epoch"] + 1}
@@ -112,7 +111,7 @@ def _best_task(family: str, checkpoint_path: str) -> tuple[Task, int]:
     Not ``load_from_checkpoint``: its guard against TorchScript walks the call stack with
     source lookups, about a second in a process that has imported the whole stack.
     """
-    checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+    checkpoint = read_weights(Path(checkpoint_path))
     best_task = FAMILIES[family].part("task").TASK(**checkpoint["hyper_parameters"])
     best_task.load_state_dict(checkpoint["state_dict"])
     return best_task, checkpoint["epoch"] + 1

@@ -19,6 +19,7 @@ from torch import nn
 
 from dlpipe import paths
 from dlpipe.errors import ConfigError, DataError
+from dlpipe.models.checkpoint import read_weights
 
 TORCHVISION_PREFIX = "torchvision:"
 
@@ -35,7 +36,7 @@ def _torchvision_state(name: str) -> dict[str, torch.Tensor]:
         raise DataError(
             f"{cached}: torchvision weights {name} are not in the local torch cache (no download)"
         )
-    return torch.load(cached, map_location="cpu", weights_only=True)
+    return read_weights(cached)
 
 
 def initial_state(init_from: str) -> dict[str, torch.Tensor]:
@@ -45,7 +46,7 @@ def initial_state(init_from: str) -> dict[str, torch.Tensor]:
     source = paths.model_file(init_from)
     if not source.exists():
         raise DataError(f"{source}: train.init_from names a model this pipeline has not trained")
-    return torch.load(source, map_location="cpu", weights_only=True)["state_dict"]
+    return read_weights(source)["state_dict"]
 
 
 def load_matching(model: nn.Module, state: dict[str, torch.Tensor]) -> list[str]:
