@@ -76,7 +76,9 @@ def test_a_pickled_payload_is_refused_without_running(trained, tmp_path, command
     marker = tmp_path / "ran"
     _plant(trained / "models/logreg/model.pt", marker)
     if command[0] == "train":
-        write_params(trained, {"models": {"logreg": {}, "child": {"arch": "logreg", "train": {"init_from": "logreg"}}}})
+        write_params(
+            trained, {"models": {"logreg": {}, "child": {"arch": "logreg", "train": {"init_from": "logreg"}}}}
+        )
     result = run_cli(*command, cwd=trained)
     assert (result.returncode, result.stderr) == (2, expected)
     assert not marker.exists()
