@@ -49,6 +49,7 @@ run: $(VENV)/.installed ## run the whole pipeline (dvc repro) on the data named 
 	@echo
 	@echo "Leaderboard: reports/leaderboard.md (one table per task family; CSV and PNG in reports/leaderboard/)"
 	@echo "Browse every run:  $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db"
+	@echo "  then open http://127.0.0.1:5000/#/experiments/1?workflowType=machine_learning (the runs, not GenAI)"
 
 test: $(VENV)/.installed ## run the default test suite (CPU, offline)
 	$(BIN)/python -m pytest -q

@@ -160,7 +160,7 @@ def test_mlflow_run_is_browsable_without_reading_files(inside: Path):
     assert logged.dataset.source == json.dumps({"uri": str(inside.resolve() / "data/classify/split")})
     assert [(tag.key, tag.value) for tag in logged.tags] == [("mlflow.data.context", "training")]
     experiment = client.get_experiment(run.info.experiment_id)
-    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # opens on runs
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # MLflow's kind
     diagnosis = json.loads(_report("lenet5", "diagnosis.json").read_text())
     shown = ("architecture", "model", "family", "seed", "diagnosis")
     assert {key: tags[key] for key in shown} == {

@@ -23,7 +23,9 @@ from dlpipe.errors import TrackingError
 
 ENV_URI = "MLFLOW_TRACKING_URI"
 SERVER_SCHEMES = ("http://", "https://")
-# The UI opens an experiment of this kind on its runs, not on MLflow 3's GenAI overview of traces.
+# MLflow's own word for what an experiment holds (its UI sets it when a user picks the kind).
+# The UI still opens on its GenAI overview unless the link asks for workflowType=machine_learning
+# (the README's link; tests/test_browser.py).
 EXPERIMENT_KIND, MODEL_DEVELOPMENT = "mlflow.experimentKind", "custom_model_development"
 DIGEST_LENGTH = 16  # of the split's sha256: MLflow's stores keep digests of up to 36 characters
 # MLflow retries a failed request seven times with back-off (about four minutes); a stage waits
