@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ import optuna
 import pytest
 import requests
 
-from conftest import cpu_env
+from conftest import cpu_env, free_port
 from dlpipe.config import load_params
 from dlpipe.stages import augment, evaluate, split, train
 
@@ -28,12 +27,6 @@ pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None:
     pytest.skip("Chromium is not installed (Debian: apt-get install chromium)", allow_module_level=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -80,7 +73,7 @@ def test_the_mlflow_ui_shows_the_pipelines_runs_and_their_dataset(project, tmp_p
     for name in ("logreg", "lenet5"):
         train.run(params, name)
         evaluate.run(params, name)
-    port = _free_port()
+    port = free_port()
     server = [
         str(Path(sys.executable).parent / "mlflow"),
         "server",
@@ -100,7 +93,7 @@ def test_optuna_dashboard_shows_the_study(tmp_path, monkeypatch):
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     study = optuna.create_study(study_name="dlpipe-lenet5", storage=storage, direction="maximize")
     study.optimize(lambda trial: -((trial.suggest_float("lr", 1e-4, 1e-1, log=True) - 3e-3) ** 2), n_trials=5)
-    port = _free_port()
+    port = free_port()
     server = [
         str(Path(sys.executable).parent / "optuna-dashboard"),
         storage,

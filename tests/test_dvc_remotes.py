@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import dvc_env, dvc_project
+from conftest import dvc_env, dvc_project, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -42,9 +41,7 @@ def s3_endpoint() -> Iterator[str]:
     boto3 = pytest.importorskip("boto3")
     from moto.server import ThreadedMotoServer
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"

@@ -14,19 +14,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import cpu_env, write_params
+from conftest import cpu_env, free_port, write_params
 from dlpipe.config import load_params
 from dlpipe.stages import augment, evaluate, export, leaderboard, split, train
 from dlpipe.tracking import ANSWER_SECONDS
 from postgres import postgres_server, unavailable_reason
 
 OVERRIDES = {"models": {"logreg": {"train": {"epochs": 1}}}}
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +30,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     if reason:
         pytest.skip(reason)
     folder = tmp_path_factory.mktemp("mlflow_server")
-    port = _free_port()
+    port = free_port()
     with postgres_server() as database, open(folder / "server.log", "w") as log:
         command = [
             str(Path(sys.executable).parent / "mlflow"),
@@ -134,7 +128,7 @@ def _silent_server():
 def test_a_server_that_is_down_is_one_line_in_seconds_and_nothing_written(kind, tmp_path):
     write_params(tmp_path, OVERRIDES)
     with contextlib.closing(_silent_server()) as listener:
-        port = listener.getsockname()[1] if kind == "silent" else _free_port()
+        port = listener.getsockname()[1] if kind == "silent" else free_port()
         env = {"MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}"}
         before = sorted(tmp_path.rglob("*"))
         started = time.monotonic()
