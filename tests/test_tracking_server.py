@@ -97,6 +97,7 @@ def _recorded(uri: str) -> dict:
     }
 
 
+@pytest.mark.slow  # a PostgreSQL and an MLflow server, two pipelines
 def test_a_pipeline_records_on_a_server_what_it_records_in_sqlite(server, tmp_path, monkeypatch):
     url, artifact_store = server
     local, shared = tmp_path / "local", tmp_path / "shared"
