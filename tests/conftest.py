@@ -3,6 +3,7 @@ with tiny settings (two epochs, one augmented copy), never touching the reposito
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -70,6 +71,28 @@ def cpu_env() -> dict[str, str]:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.pop("MLFLOW_TRACKING_URI", None)
     return env
+
+
+def run_stages(root: Path, overrides: dict[str, Any] | None = None, *, export: bool = False) -> None:
+    """In ``root``, with TINY and ``overrides`` as params: split and augment the classification
+    data, train and evaluate each of its models (and export them), then the leaderboard if
+    they were exported. In process, the stages' own ``run``."""
+    from dlpipe.config import load_params
+    from dlpipe.stages import augment, evaluate, leaderboard, split, train
+    from dlpipe.stages import export as export_stage
+
+    write_params(root, overrides)
+    with contextlib.chdir(root):
+        params = load_params()
+        split.run(params)
+        augment.run(params)
+        for name in params.models:
+            train.run(params, name)
+            evaluate.run(params, name)
+            if export:
+                export_stage.run(params, name)
+        if export:
+            leaderboard.run(params)
 
 
 def free_port() -> int:

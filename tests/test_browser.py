@@ -18,9 +18,7 @@ import optuna
 import pytest
 import requests
 
-from conftest import cpu_env, free_port
-from dlpipe.config import load_params
-from dlpipe.stages import augment, evaluate, split, train
+from conftest import cpu_env, free_port, run_stages
 
 pytestmark = pytest.mark.slow
 
@@ -65,14 +63,10 @@ def _render(url: str, screenshot: Path) -> str:
     return page.stdout
 
 
-def test_the_mlflow_ui_shows_the_pipelines_runs_and_their_dataset(project, tmp_path):
-    root = project({"models": {"logreg": {"train": {"epochs": 1}}, "lenet5": {"train": {"epochs": 1}}}})
-    params = load_params()
-    split.run(params)
-    augment.run(params)
-    for name in ("logreg", "lenet5"):
-        train.run(params, name)
-        evaluate.run(params, name)
+def test_the_mlflow_ui_shows_the_pipelines_runs_and_their_dataset(tmp_path):
+    root = tmp_path / "project"
+    root.mkdir()
+    run_stages(root, {"models": {"logreg": {"train": {"epochs": 1}}, "lenet5": {"train": {"epochs": 1}}}})
     port = free_port()
     server = [
         str(Path(sys.executable).parent / "mlflow"),

@@ -14,9 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import cpu_env, free_port, write_params
-from dlpipe.config import load_params
-from dlpipe.stages import augment, evaluate, export, leaderboard, split, train
+from conftest import cpu_env, free_port, run_stages, write_params
 from dlpipe.tracking import ANSWER_SECONDS
 from postgres import postgres_server, unavailable_reason
 
@@ -57,18 +55,6 @@ def server(tmp_path_factory: pytest.TempPathFactory):
             process.wait(timeout=30)
 
 
-def _pipeline(root: Path) -> None:
-    write_params(root, OVERRIDES)
-    with contextlib.chdir(root):
-        params = load_params()
-        split.run(params)
-        augment.run(params)
-        train.run(params, "logreg")
-        evaluate.run(params, "logreg")
-        export.run(params, "logreg")
-        leaderboard.run(params)
-
-
 def _artifacts(client, run_id: str, path: str | None = None) -> set[str]:
     found = set()
     for entry in client.list_artifacts(run_id, path):
@@ -102,9 +88,9 @@ def test_a_pipeline_records_on_a_server_what_it_records_in_sqlite(server, tmp_pa
     url, artifact_store = server
     local, shared = tmp_path / "local", tmp_path / "shared"
     local.mkdir(), shared.mkdir()
-    _pipeline(local)
+    run_stages(local, OVERRIDES, export=True)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
-    _pipeline(shared)
+    run_stages(shared, OVERRIDES, export=True)
 
     on_server = _recorded(url)
     in_sqlite = _recorded(f"sqlite:///{local / 'mlflow.db'}")

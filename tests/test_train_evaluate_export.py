@@ -15,30 +15,20 @@ import pytest
 import torch
 import yaml
 
-from conftest import shipped, write_params
+from conftest import run_stages, shipped
 from dlpipe import formats, tracking
 from dlpipe.config import load_params
 from dlpipe.errors import ExportError
 from dlpipe.evaluation.outputs import in_batches, predict_outputs, split_inputs
 from dlpipe.models.checkpoint import load_model
 from dlpipe.models.registry import ARCHITECTURES, build_model
-from dlpipe.stages import augment, evaluate, export, split, train
-
-
-def _pipeline(root: Path, overrides: dict | None = None) -> None:
-    write_params(root, overrides)
-    with contextlib.chdir(root):
-        loaded = load_params()
-        split.run(loaded)
-        augment.run(loaded)
-        train.run(loaded, "lenet5")
-        evaluate.run(loaded, "lenet5")
+from dlpipe.stages import export
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("trained")
-    _pipeline(root)
+    run_stages(root)
     with contextlib.chdir(root):
         export.run(load_params(), "lenet5")
     return root
@@ -80,7 +70,7 @@ def test_saved_model_is_the_best_epoch(inside: Path):
 
 
 def test_same_seed_gives_identical_metrics(trained: Path, tmp_path: Path):
-    _pipeline(tmp_path)
+    run_stages(tmp_path)
     for name in ("metrics.json", "per_class.json", "predictions.csv"):
         ours = (tmp_path / "reports/models/lenet5" / name).read_bytes()
         assert ours == (trained / "reports/models/lenet5" / name).read_bytes(), name

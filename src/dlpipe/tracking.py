@@ -105,11 +105,12 @@ def experiment_id(params: TrackingParams) -> str:
         if experiment.tags.get(EXPERIMENT_KIND) != MODEL_DEVELOPMENT:
             mlflow_client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND, MODEL_DEVELOPMENT)
         return experiment.experiment_id
-    kind = {EXPERIMENT_KIND: MODEL_DEVELOPMENT}
-    if tracking_uri(params).startswith(SERVER_SCHEMES):  # the server's artifact store
-        return mlflow_client.create_experiment(params.experiment, tags=kind)
-    location = Path(params.artifact_dir).resolve().as_uri()
-    return mlflow_client.create_experiment(params.experiment, artifact_location=location, tags=kind)
+    # With a server, its artifact store (None: the server's default, its proxy)
+    served = tracking_uri(params).startswith(SERVER_SCHEMES)
+    location = None if served else Path(params.artifact_dir).resolve().as_uri()
+    return mlflow_client.create_experiment(
+        params.experiment, artifact_location=location, tags={EXPERIMENT_KIND: MODEL_DEVELOPMENT}
+    )
 
 
 def git_commit() -> str:
