@@ -48,14 +48,23 @@ def _stages_run(output: str) -> list[str]:
     return re.findall(r"Running stage '([^']+)'", output)
 
 
-@pytest.mark.parametrize("preloaded", [False, True], ids=["plain", "preloaded"])
-def test_a_killed_repro_leaves_nothing_running_or_half_written_and_the_next_resumes(tmp_path, preloaded):
+# DVC runs a stage through $SHELL -c: bash becomes the stage, dash (/bin/sh, SHELL unset as in
+# CI) stays between DVC and the stage, and outlives DVC.
+@pytest.mark.parametrize(
+    "preloaded, shell", [(False, None), (True, "/bin/bash")], ids=["plain-sh", "preloaded-bash"]
+)
+def test_a_killed_repro_leaves_nothing_running_or_half_written_and_the_next_resumes(
+    tmp_path, preloaded, shell
+):
     root = (tmp_path / "project").resolve()
     dvc_project(root, {"train": {"epochs": EPOCHS}})
     dvc = [sys.executable, "-m", "dvc", "repro"]
     command = [sys.executable, "-m", "dlpipe.preload", *dvc] if preloaded else dvc
+    env = dvc_env(root)
+    env.pop("SHELL", None)
+    env |= {"SHELL": shell} if shell else {}
     with open(tmp_path / "first.log", "w") as log:
-        first = subprocess.Popen(command, cwd=root, env=dvc_env(root), stdout=log, stderr=subprocess.STDOUT)
+        first = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     checkpoint = root / ".dlpipe/resume/lenet5/checkpoints/last.ckpt"
     deadline = time.monotonic() + 300
     while not checkpoint.exists():

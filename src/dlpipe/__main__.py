@@ -14,7 +14,6 @@ from dlpipe.errors import ConfigError, DlpipeError
 from dlpipe.paths import PARAMS_FILE
 from dlpipe.tasks import FAMILIES
 
-PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 STAGES_WITH_MODEL = ("train", "evaluate", "export")
 STAGES_WITH_FAMILY = ("split", "augment")
 STAGES = (*STAGES_WITH_FAMILY, *STAGES_WITH_MODEL, "transfer", "leaderboard")
@@ -113,30 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _end_with_parent() -> None:
-    """Have Linux send this process SIGTERM when the one that started it dies.
-
-    A `dvc repro` killed with SIGKILL cannot stop its stage: the stage trained on, an orphan,
-    writing the resume folder that the next `dvc repro` resumed from at the same time. Now it
-    stops as on SIGTERM (status 143, its last checkpoint kept), and the next run resumes alone.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-    import os
-    import signal
-
-    parent = os.getppid()
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent:  # it died before the request was in place
-        os.kill(os.getpid(), signal.SIGTERM)
-
-
 def cli() -> int:
     """The ``dlpipe`` command: a preloaded worker runs it when ``dlpipe.preload`` announced one."""
-    from dlpipe import preload
+    from dlpipe import lifeline, preload
 
-    _end_with_parent()
+    lifeline.end_with_owner()
 
     status = preload.delegate(sys.argv[1:], "dlpipe.__main__:main")
     return main() if status is None else status
