@@ -91,7 +91,7 @@ def train_once(params: Params, name: str, seed: int, train: dict, options: dict,
             task.train_params,
             logger=False,
             callbacks=[best],
-            batches_per_epoch=-(-len(train_set) // settings["batch_size"]),
+            train_examples=len(train_set),
             root_dir=Path(scratch),
             primary_monitor=monitor,
         )

@@ -72,7 +72,7 @@ def dlpipe_seconds(
         task.train_params,
         logger=False,
         callbacks=[clock],
-        batches_per_epoch=len(data) // batch,
+        train_examples=len(data),
         root_dir=Path("/tmp/dlpipe-bench"),
     )
     trainer.fit(task, datamodule=module)

@@ -135,6 +135,8 @@ VAL_ACC = {"monitor": "val_acc"}
             "models.lenet5.train must set one of epochs and steps, and the other to null",
         ),
         ({"train": {"epochs": None, "steps": 0}}, "train.steps must be >= 1 (got 0)"),
+        ({"train": {"num_nodes": 2}}, "train sets num_nodes 2 with strategy auto; use ddp"),
+        ({"train": {"strategy": "fsdp"}}, "train.strategy must be one of 'auto' or 'ddp' (got 'fsdp')"),
         (
             {"evaluate": {"class_weights": {"3": -1}}},
             "evaluate.class_weights.3 must be >= 0 (got -1)",

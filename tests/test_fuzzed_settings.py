@@ -32,7 +32,7 @@ SHIPPED = yaml.safe_load((REPO / "params.yaml").read_text())
 
 # Keys tied to another key by a rule the JSON schema cannot state: redrawn alone they would
 # break it (ratios that sum to 1, one of epochs and steps, a source that needs a path, a
-# warm-up that onecycle forbids, mixup or manifold mixup).
+# warm-up that onecycle forbids, mixup or manifold mixup, several nodes only with ddp).
 TIED = {
     *(
         f"{data}.ratios.{split}"
@@ -49,6 +49,7 @@ TIED = {
     "train.warmup_steps",
     "train.mixup_alpha",
     "train.manifold_mixup_alpha",
+    "train.num_nodes",
 }
 
 

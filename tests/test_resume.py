@@ -101,7 +101,7 @@ def test_changed_lr_starts_over_in_a_new_mlflow_run_instead_of_resuming(project,
     first_run = json.loads((resume / "state.json").read_text())["run_id"]
     # Unchanged params would resume it (the control): the checkpoint after epoch 1 is valid.
     inputs = ArrayDataModule.inputs("classify")
-    same = train._resume_state(resume, train.fingerprint(load_params(), "lenet5", inputs))
+    same = train._resumable(resume, train.fingerprint(load_params(), "lenet5", inputs))
     assert same is not None and same["run_id"] == first_run and same["epochs_done"] == 1
     capsys.readouterr()
 

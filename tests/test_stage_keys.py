@@ -78,7 +78,7 @@ def test_each_early_stopping_monitor_stops_in_its_own_direction(monitor, primary
         "train", accelerator="cpu", devices=1, early_stopping={"monitor": monitor, "patience": 2}
     )
     trainer = build_trainer(
-        settings, logger=False, callbacks=[], batches_per_epoch=1, root_dir=tmp_path, primary_monitor=primary
+        settings, logger=False, callbacks=[], train_examples=1, root_dir=tmp_path, primary_monitor=primary
     )
     (stopping,) = [cb for cb in trainer.callbacks if isinstance(cb, EarlyStopping)]
     assert (stopping.monitor, stopping.mode) == expected
@@ -89,7 +89,7 @@ def test_an_early_stopping_monitor_of_unknown_direction_is_refused_naming_the_ke
     settings = shipped("train", accelerator="cpu", devices=1).model_copy(update={"early_stopping": stopping})
     message = r"^train.early_stopping.monitor 'val_f1' has no known direction"
     with pytest.raises(ConfigError, match=message):
-        build_trainer(settings, logger=False, callbacks=[], batches_per_epoch=1, root_dir=tmp_path)
+        build_trainer(settings, logger=False, callbacks=[], train_examples=1, root_dir=tmp_path)
 
 
 def _expected_epochs(values: list[float], patience: int, max_epochs: int) -> int:

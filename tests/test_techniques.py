@@ -35,7 +35,7 @@ def _loaders(examples: int = 64) -> tuple[DataLoader, DataLoader]:
 
 def _fit(task: ClassificationTask, tmp_path, **trainer_options) -> pl.Trainer:
     trainer = build_trainer(
-        task.train_params, logger=False, callbacks=[], batches_per_epoch=2, root_dir=tmp_path
+        task.train_params, logger=False, callbacks=[], train_examples=64, root_dir=tmp_path
     )
     for key, value in trainer_options.items():
         setattr(trainer, key, value)

@@ -44,7 +44,7 @@ def test_frozen_parameters_and_statistics_do_not_change_in_fine_tuning(project, 
     data = ArrayDataset(torch.randn(64, 1, 32, 32), torch.randint(0, 10, (64,)))
     module = ArrayDataModule(data, data, task.hparams.names, batch_size=16, seed=0)
     trainer = build_trainer(
-        task.train_params, logger=False, callbacks=[], batches_per_epoch=4, root_dir=project()
+        task.train_params, logger=False, callbacks=[], train_examples=64, root_dir=project()
     )
     trainer.fit(task, datamodule=module)
     after = task.model.state_dict()

@@ -160,8 +160,12 @@ class TrainParams(Section):
     early_stopping: EarlyStoppingParams
     loss_smoothing: Annotated[float, Field(ge=0, lt=1)]  # beta of the smoothed training loss
     accelerator: str
-    devices: int | str
-    strategy: str
+    devices: int | str  # per node
+    # ddp: one process per device, each training on its share of every batch; auto: Lightning's
+    # choice (one device, or ddp over several)
+    strategy: Literal["auto", "ddp"]
+    num_nodes: Annotated[int, Field(ge=1)]  # machines of a ddp job (started with torchrun)
+    peer_timeout: Annotated[float, Field(gt=0)]  # seconds a ddp process waits for another
     precision: Literal["32-true", "16-mixed", "bf16-mixed", "64-true"]
     memory_format: Literal["channels_last", "contiguous"]  # of conv weights and batches
     aux_loss_weight: Annotated[float, Field(ge=0)]  # Inception's auxiliary classifiers
@@ -180,7 +184,14 @@ class TrainParams(Section):
             )
         if self.mixup_alpha and self.manifold_mixup_alpha:
             raise ValueError("sets both mixup_alpha and manifold_mixup_alpha; set one")
+        if self.num_nodes > 1 and self.strategy != "ddp":
+            raise ValueError(f"sets num_nodes {self.num_nodes} with strategy {self.strategy}; use ddp")
         return self
+
+    def in_one_process(self) -> TrainParams:
+        """These settings on one device: tuning trials (tune.workers run them in parallel) and
+        transfer's few-example fits train so, whatever ``strategy`` says."""
+        return self.model_copy(update={"strategy": "auto", "devices": 1, "num_nodes": 1})
 
     def epochs_for(self, batches_per_epoch: int) -> int:
         """Whole epochs to train: ``epochs``, or as many as ``steps`` optimiser steps need.
@@ -342,6 +353,8 @@ _UNTUNABLE = {
     "accelerator",
     "devices",
     "strategy",
+    "num_nodes",
+    "peer_timeout",
     "precision",
     "memory_format",
     "init_from",

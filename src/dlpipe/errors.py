@@ -24,3 +24,7 @@ class TuneError(DlpipeError):
 
 class TrackingError(DlpipeError):
     """The MLflow tracking server does not answer."""
+
+
+class PeerError(DlpipeError):
+    """A process of a ddp job ended, or was silent for longer than train.peer_timeout."""

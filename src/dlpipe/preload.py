@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import json
 import os
 import select
@@ -199,11 +200,14 @@ def _work(conn: socket.socket, request: dict, fds: list[int]) -> int:
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
-    sys.argv = ["dlpipe", *request["argv"]]
+    module, _, function = request["entry"].partition(":")
+    # To a library that starts more processes like this one (Lightning's ddp launcher runs
+    # `python -m <__main__'s module> <argv>`), the worker is the command its client stands for.
+    sys.modules["__main__"].__spec__ = importlib.util.find_spec(module)
+    sys.argv = [sys.modules["__main__"].__spec__.origin, *request["argv"]]
     _send_message(conn, {"pid": os.getpid()})
     finished = _die_with_client(conn)
 
-    module, _, function = request["entry"].partition(":")
     status = _run(getattr(importlib.import_module(module), function), request["argv"])
     sys.stdout.flush()
     sys.stderr.flush()

@@ -3,13 +3,16 @@
 The datasets here are small enough to live in memory as one tensor each, so
 batches are sliced with one fancy index instead of collating single samples:
 that keeps the data path from dominating a LeNet-sized training step.
+
+In a ddp job each process takes its share of every epoch, as torch's DistributedSampler
+deals it: every ``world``-th example of one order, starting at its rank.
 """
 
 from __future__ import annotations
 
 import lightning.pytorch as pl
 import torch
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Sampler
 
 from dlpipe import paths
 from dlpipe.data.tensors import ArrayDataset, load_split
@@ -41,18 +44,47 @@ class ArrayDataModule(pl.LightningDataModule):
     def input_shape(self) -> tuple[int, int, int]:
         return tuple(self.datasets["train"].x.shape[1:])  # type: ignore[return-value]
 
-    def _loader(self, name: str, shuffle: bool) -> DataLoader:
-        dataset = self.datasets[name]
-        if shuffle:
-            generator = torch.Generator().manual_seed(self.seed)
-            order = RandomSampler(dataset, generator=generator)
-        else:
-            order = SequentialSampler(dataset)
-        batches = BatchSampler(order, self.batch_size, drop_last=False)
-        return DataLoader(dataset, sampler=batches, batch_size=None)
+    def _loader(self, share: Sampler[int]) -> DataLoader:
+        batches = BatchSampler(share, self.batch_size, drop_last=False)
+        return DataLoader(share.dataset, sampler=batches, batch_size=None)
+
+    def _processes(self) -> tuple[int, int]:
+        trainer = self.trainer
+        return (trainer.world_size, trainer.global_rank) if trainer else (1, 0)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+        return self._loader(Share(self.datasets["train"], *self._processes(), seed=self.seed))
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
+        return self._loader(Share(self.datasets["val"], *self._processes()))
+
+
+class Share(Sampler[int]):
+    """One process's indices of ``dataset``: in order, or shuffled anew each epoch when seeded.
+
+    Every process draws the same permutation from a generator seeded alike, so the shares never
+    overlap. Shuffled shares are padded from the start of the order to equal length (each
+    process must take as many optimiser steps); in-order ones are not, so validation counts
+    each example once. With one process the order is RandomSampler's, epoch after epoch.
+    """
+
+    def __init__(self, dataset, world: int = 1, rank: int = 0, seed: int | None = None):
+        self.dataset, self.world, self.rank = dataset, world, rank
+        self.generator = None if seed is None else torch.Generator().manual_seed(seed)
+
+    def _order(self) -> list[int]:
+        size = len(self.dataset)
+        if self.generator is None:
+            return list(range(size))
+        order = list(RandomSampler(range(size), generator=self.generator))
+        padded = -(-size // self.world) * self.world
+        return (order * (1 + padded // max(size, 1)))[:padded]
+
+    def __iter__(self):
+        return iter(self._order()[self.rank :: self.world])
+
+    def __len__(self) -> int:
+        size = len(self.dataset)
+        if self.generator is None:
+            return len(range(self.rank, size, self.world))
+        return -(-size // self.world)

@@ -51,32 +51,29 @@ def fingerprint(params: Params, name: str, inputs: list[Path]) -> str:
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
 
 
-def _resume_state(resume: Path, expected: str) -> dict | None:
-    """The interrupted run's state (with the epoch it reached) if it matches ``expected``.
-
-    Anything else (other params or data, a checkpoint cut short by the kill)
-    clears the folder, and training starts over.
-    """
+def _resumable(resume: Path, expected: str) -> dict | None:
+    """The interrupted run's state (with the epoch it reached) if it matches ``expected``: the
+    same params and data, and a checkpoint that was not cut short by the kill. Only reads."""
     state_file, checkpoint = resume / "state.json", resume / "checkpoints" / "last.ckpt"
     if state_file.exists() and checkpoint.exists():
-        state = disk.read_json(state_file)
-        if state.get("fingerprint") == expected:
-            try:
-                saved = read_weights(checkpoint)
-            except (RuntimeError, EOFError, OSError, DataError):  # cut short, or not only weights
-                saved = None
-            if saved is not None:
-                return {**state, "checkpoint": str(checkpoint), "epochs_done": saved["epoch"] + 1}
-    shutil.rmtree(resume, ignore_errors=True)
+        try:
+            state = disk.read_json(state_file)
+            saved = read_weights(checkpoint) if state.get("fingerprint") == expected else None
+        except (RuntimeError, EOFError, OSError, ValueError, DataError):  # cut short, or not only weights
+            saved = None
+        if saved is not None:
+            return {**state, "checkpoint": str(checkpoint), "epochs_done": saved["epoch"] + 1}
     return None
 
 
 def _start_or_resume(params: Params, name: str, resume: Path, expected: str) -> dict:
-    """The state of this training run: resumed from ``resume``, or new with a new MLflow run."""
-    state = _resume_state(resume, expected)
+    """The state of this training run: resumed from ``resume``, or new with a new MLflow run
+    (anything else in ``resume`` is cleared, and training starts over)."""
+    state = _resumable(resume, expected)
     if state is not None:
         print(f"train@{name}: resuming from the checkpoint after epoch {state['epochs_done']}", flush=True)
         return state
+    shutil.rmtree(resume, ignore_errors=True)
     family = params.family_of(name)
     train = params.train_for(name)
     run_id = tracking.create_run(
@@ -153,31 +150,39 @@ def _publish(
 
 
 def run(params: Params, name: str) -> None:
+    """Train model ``name``. In a ddp job every process runs this; the first (global rank 0)
+    alone starts or resumes the MLflow run and writes the model and the reports."""
     train, family = params.train_for(name), params.family_of(name)
-    inputs = ArrayDataModule.inputs(family)
     resume = paths.resume_dir(name)
     data, task = build_task(params, name)
-    state = _start_or_resume(params, name, resume, fingerprint(params, name, inputs))
-
     history = History(paths.report_dir(name) / paths.HISTORY_CSV, list(task.metrics))
     monitor, mode = params.monitor(family)
     best = BestCheckpoint(
         dirpath=resume / "checkpoints", filename="best", monitor=monitor, mode=mode, save_last=True
     )
-    logger = MLFlowLogger(
-        experiment_name=params.tracking.experiment,
-        tracking_uri=tracking.tracking_uri(params.tracking),
-        run_id=state["run_id"],
-    )
     trainer = build_trainer(
         train,
-        logger=logger,
+        logger=False,  # rank 0's MLflow logger is set below, once its run is known
         callbacks=[best, history, StepMetrics(), *progress_callbacks()],
-        batches_per_epoch=-(-len(data.datasets["train"]) // train.batch_size),
+        train_examples=len(data.datasets["train"]),
         root_dir=resume,
         primary_monitor=monitor,
     )
+    expected = fingerprint(params, name, ArrayDataModule.inputs(family))
+    if trainer.is_global_zero:
+        state = _start_or_resume(params, name, resume, expected)
+        trainer.loggers = [
+            MLFlowLogger(
+                experiment_name=params.tracking.experiment,
+                tracking_uri=tracking.tracking_uri(params.tracking),
+                run_id=state["run_id"],
+            )
+        ]
+    else:  # resumes where rank 0 does: the same files, read the same way
+        state = _resumable(resume, expected) or {"checkpoint": None}
     fit(trainer, task, datamodule=data, ckpt_path=state["checkpoint"])
+    if not trainer.is_global_zero:
+        return
 
     summary = _publish(params, name, state["run_id"], best, history, task)
     shutil.rmtree(resume, ignore_errors=True)

@@ -55,7 +55,8 @@ def subset(data: ArrayDataset, classes: list[int], per_class: int | None = None)
 
 
 def _task(params: Params, classes: list[str], shape: tuple[int, ...], epochs: int) -> ClassificationTask:
-    train = params.train.model_copy(update={"epochs": epochs, "steps": None})
+    # Its few examples fit in seconds: one process, whatever train.strategy says.
+    train = params.train.in_one_process().model_copy(update={"epochs": epochs, "steps": None})
     return ClassificationTask(
         arch=params.transfer.arch,
         in_channels=shape[0],
@@ -73,7 +74,7 @@ def _fit(params: Params, task: ClassificationTask, train: ArrayDataset, val: Arr
         task.train_params,
         logger=False,
         callbacks=progress_callbacks(),
-        batches_per_epoch=-(-len(train) // params.train.batch_size),
+        train_examples=len(train),
         root_dir=paths.RESUME / "transfer",
     )
     fit(trainer, task, datamodule=data)

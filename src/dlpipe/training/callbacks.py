@@ -69,7 +69,8 @@ class History(pl.Callback):
         row["lr"] = trainer.optimizers[0].param_groups[0]["lr"]
         row["seconds"] = round(time.perf_counter() - self._epoch_start, 3)
         self.rows.append(row)
-        self.write()
+        if trainer.is_global_zero:  # one writer in a ddp job; every process holds the rows
+            self.write()
 
     def write(self) -> None:
         buffer = text_io.StringIO()
@@ -110,7 +111,7 @@ class StepMetrics(pl.Callback):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         rows, self._rows = self._rows, []
         logger = trainer.logger
-        if not rows or not isinstance(logger, MLFlowLogger):
+        if not rows or not isinstance(logger, MLFlowLogger) or not trainer.is_global_zero:
             return
         from mlflow.entities import Metric
 
@@ -127,6 +128,8 @@ class EpochLine(pl.Callback):
     """One plain line per epoch, for logs and pipes where a live bar would be noise."""
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
         metrics = trainer.callback_metrics
         shown = " ".join(
             f"{key}={float(value):.4f}"

@@ -143,8 +143,11 @@ class Task(pl.LightningModule, abc.ABC):
         self._sums[split] = batch if sums is None else {k: sums[k] + v for k, v in batch.items()}
 
     def _log_epoch(self, split: str) -> None:
+        """The epoch's metrics from its sums, added over every process of a ddp job first, so
+        that each logs (and checkpoints and stops on) the metrics of the whole split."""
         sums = self._sums.pop(split, None)
         if sums is not None:
+            sums = {key: self.trainer.strategy.reduce(value, reduce_op="sum") for key, value in sums.items()}
             self.log(f"{split}_loss", sums["loss"] / sums["examples"])
             for key, value in self.epoch_metrics(sums).items():
                 self.log(f"{split}_{key}", value, prog_bar=key == "acc")

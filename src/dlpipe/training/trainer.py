@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import sys
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import Logger
+from lightning.pytorch.strategies import DDPStrategy, Strategy
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from dlpipe.config import TrainParams
-from dlpipe.errors import ConfigError
+from dlpipe.errors import ConfigError, PeerError
 from dlpipe.tasks import FAMILIES
 
 # Every metric train.early_stopping.monitor may name, and the direction in which it improves.
@@ -35,6 +38,16 @@ def silence_known_noise() -> None:
     warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
     warnings.filterwarnings("ignore", message=r".*overridden `on_after_batch_transfer` in `LightningModule`")
+    # Task sums each epoch's batches over every process itself before it logs (Task._log_epoch).
+    warnings.filterwarnings("ignore", message=r".*sync_dist=True.*when logging on epoch level")
+
+
+def _strategy(params: TrainParams) -> Strategy | str:
+    """ddp with ``peer_timeout``: a lost or stopped process ends the job within it, not after
+    torch's default 30 minutes of waiting in a collective."""
+    if params.strategy == "ddp":
+        return DDPStrategy(timeout=timedelta(seconds=params.peer_timeout))
+    return params.strategy
 
 
 def build_trainer(
@@ -42,12 +55,15 @@ def build_trainer(
     *,
     logger: Logger | bool,
     callbacks: list[pl.Callback],
-    batches_per_epoch: int,
+    train_examples: int,
     root_dir: Path,
     primary_monitor: str = "val_acc",
 ) -> pl.Trainer:
     """Accelerator, devices, strategy, precision, gradient clipping and early stopping from
     params; deterministic and quiet.
+
+    Each process of a ddp job trains on its share of the ``train_examples`` (ArrayDataModule), so
+    ``train.steps`` become whole epochs from the batches of one share.
 
     Early stopping's ``monitor: primary`` watches ``primary_monitor`` (the validation metric
     of evaluate.primary_metric); each metric stops in its own direction (MONITOR_MODES).
@@ -70,18 +86,19 @@ def build_trainer(
                 mode=MONITOR_MODES[monitor],
             ),
         ]
-    return pl.Trainer(
-        max_epochs=params.epochs_for(batches_per_epoch),
+    trainer = pl.Trainer(
+        max_epochs=1,  # set below, once the number of processes is known
         accelerator=params.accelerator,
         devices=params.devices,
-        strategy=params.strategy,
+        num_nodes=params.num_nodes,
+        strategy=_strategy(params),
+        use_distributed_sampler=False,  # ArrayDataModule shards the data itself
         precision=params.precision,
         logger=logger,
         callbacks=callbacks,
         deterministic=True,
         gradient_clip_val=params.gradient_clip,
         gradient_clip_algorithm="norm",
-        log_every_n_steps=max(1, min(50, batches_per_epoch)),
         num_sanity_val_steps=0,
         enable_model_summary=False,
         enable_progress_bar=sys.stdout.isatty(),
@@ -89,10 +106,16 @@ def build_trainer(
         enable_checkpointing=any(isinstance(cb, ModelCheckpoint) for cb in callbacks),
         default_root_dir=root_dir,
     )
+    share = -(-train_examples // trainer.world_size)
+    batches_per_epoch = -(-share // params.batch_size)
+    trainer.fit_loop.max_epochs = params.epochs_for(batches_per_epoch)
+    trainer.log_every_n_steps = max(1, min(50, batches_per_epoch))
+    return trainer
 
 
 def fit(trainer: pl.Trainer, task: pl.LightningModule, **kwargs) -> None:
-    """``trainer.fit``, but a SIGTERM ends the process with status 143 instead of Lightning's 0.
+    """``trainer.fit``, but a SIGTERM ends the process with status 143 instead of Lightning's 0,
+    and a lost ddp peer is one line (PeerError) instead of each process's traceback.
 
     Lightning stops at the next step on SIGTERM and exits with status 0, which suits a
     cluster that requeues the job; DVC (or any caller) would take it for success. Whatever
@@ -103,6 +126,15 @@ def fit(trainer: pl.Trainer, task: pl.LightningModule, **kwargs) -> None:
     except SIGTERMException:
         print("stopped by SIGTERM", file=sys.stderr)
         raise SystemExit(128 + signal.SIGTERM) from None
+    except RuntimeError as exc:  # gloo's and NCCL's failures are RuntimeErrors (DistError among them)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        distributed = re.search(r"gloo|nccl|DistBackendError", f"{type(exc)} {exc}", re.IGNORECASE)
+        if trainer.world_size == 1 or not distributed:
+            raise
+        raise PeerError(
+            f"train: process {trainer.global_rank} of {trainer.world_size} lost a peer of its ddp job, "
+            f"which ended or was silent past train.peer_timeout: {reason}"
+        ) from None
 
 
 def build_task(params, name: str, options: dict | None = None, train: TrainParams | None = None):

@@ -93,7 +93,7 @@ class Objective:
                 train,
                 logger=logger,
                 callbacks=[best, PyTorchLightningPruningCallback(trial, monitor=monitor)],
-                batches_per_epoch=-(-len(data.datasets["train"]) // train.batch_size),
+                train_examples=len(data.datasets["train"]),
                 root_dir=Path(scratch),
                 primary_monitor=monitor,
             )

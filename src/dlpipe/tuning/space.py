@@ -45,12 +45,14 @@ def from_optuna(params: dict[str, Any], space: dict[str, SearchDimension]) -> di
 
 def trial_settings(params: Params, name: str, sampled: dict[str, Any], epochs: int):
     """(model name, TrainParams, builder options) of one trial: the model's own settings with
-    the sampled values on top (``model`` too, where the space chooses among models)."""
+    the sampled values on top (``model`` too, where the space chooses among models), on one
+    device: tune.workers are the tuning's parallelism."""
     name = sampled.get("model", name)
     train = {key.removeprefix("train."): v for key, v in sampled.items() if key.startswith("train.")}
     options = {key.removeprefix("options."): v for key, v in sampled.items() if key.startswith("options.")}
     length = {"epochs": epochs, "steps": None}  # tune.epochs: the pruner's resource
     settings = TrainParams.model_validate({**params.train_for(name).model_dump(), **train, **length})
+    settings = settings.in_one_process()
     return name, settings, {**params.model_settings(name).options, **options}
 
 
