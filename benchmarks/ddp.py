@@ -55,7 +55,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         workdir = Path(scratch)
         shutil.copy("params.yaml", workdir / "params.yaml")
-        shutil.copytree("data", workdir / "data")
+        for folder in ("data", "reports/classify"):  # the split, augmented data and their report
+            shutil.copytree(folder, workdir / folder)
         for name in args.models:
             one = scored(workdir, name, {"batch_size": args.batch, "strategy": "auto", "devices": 1})
             two = scored(workdir, name, {"batch_size": args.batch // 2, "strategy": "ddp", "devices": 2})

@@ -1,0 +1,1 @@
+"""Object detection (``task: detect``), being built: its NMS, anchors and sliding windows."""
