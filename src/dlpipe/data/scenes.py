@@ -41,7 +41,7 @@ def scene_class_names() -> list[str]:
     return [str(digit) for digit in range(10)]
 
 
-def _intensity(digits: np.ndarray) -> np.ndarray:
+def intensity(digits: np.ndarray) -> np.ndarray:
     """Digits as float intensity in [0, 1]: uint8 / 255, anything else / 16 (sklearn's scale)."""
     digits = np.asarray(digits)
     if digits.ndim != 3 or len(digits) == 0:
@@ -63,7 +63,7 @@ def _ink_colour(rng: np.random.Generator, background_luma: float) -> np.ndarray:
     return 255.0 - (1.0 - hue) * rng.uniform(0.0, 255.0 - background_luma - MIN_CONTRAST)
 
 
-def _alpha(digit: np.ndarray, side: int) -> np.ndarray:
+def alpha_mask(digit: np.ndarray, side: int) -> np.ndarray:
     """The digit scaled (aspect kept) so its longer side is ``side``, ink below INK_THRESHOLD cut to 0."""
     height, width = digit.shape
     scale = side / max(height, width)
@@ -93,10 +93,10 @@ def make_scenes(
     so every pixel outside the box equals the background, and the box is the tight
     box of α > 0. Which scenes are empty is a seeded permutation, so the share is exact.
     """
-    intensity = _intensity(digits)
+    ink_levels = intensity(digits)
     labels = np.asarray(labels)
-    if len(labels) != len(intensity):
-        raise DataError(f"digits: {len(intensity)} images but {len(labels)} labels")
+    if len(labels) != len(ink_levels):
+        raise DataError(f"digits: {len(ink_levels)} images but {len(labels)} labels")
     rng = np.random.default_rng(seed)
     empty = round(count * empty_share)
     present = rng.permutation(np.r_[np.zeros(empty, np.int64), np.ones(count - empty, np.int64)])
@@ -110,23 +110,30 @@ def make_scenes(
         if not present[i]:
             images[i] = background
             continue
-        index = int(rng.integers(len(intensity)))
-        alpha = _alpha(intensity[index], int(rng.integers(low, high + 1)))
+        index = int(rng.integers(len(ink_levels)))
+        alpha = alpha_mask(ink_levels[index], int(rng.integers(low, high + 1)))
         if not alpha.any():
             raise DataError(f"digits: image {index} has no ink above {INK_THRESHOLD:g}")
         height, width = alpha.shape
         top = int(rng.integers(image_size - height + 1))
         left = int(rng.integers(image_size - width + 1))
-        region = background[top : top + height, left : left + width].astype(np.float64)
-        ink = _ink_colour(rng, float(region.reshape(-1, 3).mean(axis=0) @ _LUMA))
-        mixed = region * (1.0 - alpha[..., None]) + ink * alpha[..., None]
-        scene = background.copy()
-        scene[top : top + height, left : left + width] = np.clip(np.round(mixed), 0, 255).astype(np.uint8)
-        images[i] = scene
-
-        rows, cols = np.nonzero(alpha)
-        x0, x1 = left + cols.min(), left + cols.max() + 1
-        y0, y1 = top + rows.min(), top + rows.max() + 1
+        x0, y0, x1, y1 = ink(rng, background, alpha, top, left)
+        images[i] = background
         boxes[i] = np.array([(x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0]) / image_size
         out_labels[i] = labels[index]
     return Scenes(images, present, out_labels, boxes)
+
+
+def ink(
+    rng: np.random.Generator, canvas: np.ndarray, alpha: np.ndarray, top: int, left: int
+) -> tuple[int, ...]:
+    """Ink ``alpha`` onto ``canvas`` (in place) with its top-left corner at (top, left), in a random
+    colour that contrasts with the mean under it; returns the tight box (x0, y0, x1, y1) of
+    α > 0 in pixels, x1 and y1 exclusive."""
+    height, width = alpha.shape
+    region = canvas[top : top + height, left : left + width].astype(np.float64)
+    colour = _ink_colour(rng, float(region.reshape(-1, 3).mean(axis=0) @ _LUMA))
+    mixed = region * (1.0 - alpha[..., None]) + colour * alpha[..., None]
+    canvas[top : top + height, left : left + width] = np.clip(np.round(mixed), 0, 255).astype(np.uint8)
+    rows, cols = np.nonzero(alpha)
+    return left + cols.min(), top + rows.min(), left + cols.max() + 1, top + rows.max() + 1
