@@ -1,0 +1,58 @@
+"""A YOLO v2-style detector (Redmon & Farhadi, 2017, "YOLO9000"), small enough for CPU scenes.
+
+A convolutional backbone (3×3 convolutions, batch norm, leaky ReLU; ``stages`` 2×2 max
+pools) makes the S×S grid, S = image_size / 2^stages; a 1×1 convolution predicts, for
+each cell and each of its ``anchors`` anchor boxes, (t_x, t_y, t_w, t_h, t_o, c_1 … c_n):
+an output of N × anchors·(5 + classes) × S × S. tasks/detect/yolo.py turns it into boxes.
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch import Tensor, nn
+
+from dlpipe.models.init import initialize
+
+
+def _convolution(in_channels: int, channels: int) -> list[nn.Module]:
+    return [
+        nn.Conv2d(in_channels, channels, 3, padding=1, bias=False),
+        nn.BatchNorm2d(channels),
+        nn.LeakyReLU(0.1, inplace=True),
+    ]
+
+
+class YOLO(nn.Module):
+    def __init__(
+        self, in_channels: int, classes: int, image_size: int, anchors: int, width: int, stages: int
+    ):
+        super().__init__()
+        if image_size % (1 << stages):
+            raise ValueError(f"image_size {image_size} is not a multiple of 2^{stages} (stages)")
+        layers, channels = [], in_channels
+        for stage in range(stages):
+            layers += [*_convolution(channels, width << stage), nn.MaxPool2d(2)]
+            channels = width << stage
+        layers += _convolution(channels, 2 * channels)
+        self.backbone = nn.Sequential(*layers)
+        self.head = nn.Conv2d(2 * channels, anchors * (5 + classes), 1)
+        self.anchors, self.classes, self.grid = anchors, classes, image_size >> stages
+        initialize(self, "he")
+        # The head starts near "no object anywhere" (p_c = 0.01, the prior of RetinaNet,
+        # Lin et al. 2017) with each box its anchor: He-sized outputs would open on a loss
+        # in the hundreds from the many empty cells.
+        nn.init.normal_(self.head.weight, std=0.01)
+        bias = self.head.bias.data.view(anchors, 5 + classes)
+        bias.zero_()
+        bias[:, 4] = -math.log(99.0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.backbone(x))
+
+
+def yolo(
+    in_channels: int, num_classes: int, image_size: int, anchors: int = 3, width: int = 16, stages: int = 4
+) -> YOLO:
+    """``num_classes``: the object classes (background is the objectness, not a class)."""
+    return YOLO(in_channels, num_classes, image_size, anchors, width, stages)

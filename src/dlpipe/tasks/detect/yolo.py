@@ -1,0 +1,126 @@
+"""YOLO's targets, loss and decoding, as the notes build them (v2: anchor boxes).
+
+The output of models/yolo.py holds, per grid cell (row i, column j) and anchor a of size
+(p_w, p_h), the raw (t_x, t_y, t_w, t_h, t_o, c_1 … c_n). They decode to
+
+    b_x = (j + σ(t_x)) / S,   b_y = (i + σ(t_y)) / S,   b_w = p_w·e^(t_w),   b_h = p_h·e^(t_h)
+    p_c = σ(t_o),             score of class k = p_c · softmax(c)_k
+
+(normalised by the image side). An object is assigned to the cell holding its centre and to
+that cell's anchor of highest IoU with its size (anchors.size_iou); should two objects
+claim the same cell and anchor, one of them is kept. The loss, summed over anchors and
+averaged over images:
+
+    box_weight · Σ_assigned [(σ(t_x) − x̂)² + (σ(t_y) − ŷ)² + (t_w − ln(w/p_w))² + (t_h − ln(h/p_h))²]
+    + Σ_assigned BCE(t_o, 1) + no_object_weight · Σ_others BCE(t_o, 0)
+    + Σ_assigned CE(c, class)
+
+where (x̂, ŷ) is the centre's offset inside its cell. Targets are N×K×5 rows (class, cx, cy,
+w, h), class −1 for the rows that pad an image's objects to K.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from dlpipe.tasks.detect.nms import nms
+
+
+@dataclass
+class Assigned:
+    """Where objects were assigned, and what the outputs there should be."""
+
+    mask: Tensor  # bool N×A×S×S
+    offsets: Tensor  # M×2: (x̂, ŷ), the centre inside its cell
+    log_sizes: Tensor  # M×2: (ln(w/p_w), ln(h/p_h))
+    classes: Tensor  # int64 M
+
+
+def per_anchor(outputs: Tensor, anchors: int) -> Tensor:
+    """N × anchors·(5+C) × S × S -> N × anchors × S × S × (5+C)."""
+    batch, channels, rows, cols = outputs.shape
+    return outputs.view(batch, anchors, channels // anchors, rows, cols).permute(0, 1, 3, 4, 2)
+
+
+def _size_iou(sizes: Tensor, anchors: Tensor) -> Tensor:
+    overlap = torch.minimum(sizes[:, None, 0], anchors[None, :, 0]) * torch.minimum(
+        sizes[:, None, 1], anchors[None, :, 1]
+    )
+    return overlap / (sizes[:, None].prod(-1) + anchors[None].prod(-1) - overlap)
+
+
+def assign(targets: Tensor, anchors: Tensor, grid: int) -> Assigned:
+    """The cell and anchor of every object of ``targets`` (anchors: A×2 normalised sizes)."""
+    batch = targets.shape[0]
+    image, row = torch.nonzero(targets[..., 0] >= 0, as_tuple=True)
+    objects = targets[image, row]
+    centres, sizes = objects[:, 1:3] * grid, objects[:, 3:5]
+    cells = centres.floor().clamp(0, grid - 1)
+    anchor = _size_iou(sizes, anchors).argmax(dim=1)
+    col, row_of_cell = cells[:, 0].long(), cells[:, 1].long()
+    mask = torch.zeros(batch, len(anchors), grid, grid, dtype=torch.bool, device=targets.device)
+    mask[image, anchor, row_of_cell, col] = True
+    # Unique positions in the mask's own (row-major) order, the last claimant of each kept.
+    position = ((image * len(anchors) + anchor) * grid + row_of_cell) * grid + col
+    order = torch.argsort(position, stable=True)
+    last = torch.ones_like(order, dtype=torch.bool)
+    last[:-1] = position[order][1:] != position[order][:-1]
+    kept = order[last]
+    return Assigned(
+        mask=mask,
+        offsets=(centres - cells)[kept],
+        log_sizes=torch.log(sizes[kept] / anchors[anchor[kept]]),
+        classes=objects[kept, 0].long(),
+    )
+
+
+def yolo_loss(
+    outputs: Tensor, targets: Tensor, anchors: Tensor, box_weight: float, no_object_weight: float
+) -> Tensor:
+    """The loss above, for the raw ``outputs`` of a batch."""
+    cells = per_anchor(outputs, len(anchors))
+    assigned = assign(targets, anchors, cells.shape[2])
+    chosen = cells[assigned.mask]  # M × (5+C), in the mask's order, as assign's targets
+    objectness = F.binary_cross_entropy_with_logits(
+        cells[..., 4], assigned.mask.to(cells.dtype), reduction="none"
+    )
+    weights = torch.where(assigned.mask, 1.0, no_object_weight)
+    loss = (weights * objectness).sum()
+    if len(chosen):
+        box = ((torch.sigmoid(chosen[:, :2]) - assigned.offsets) ** 2).sum()
+        box = box + ((chosen[:, 2:4] - assigned.log_sizes) ** 2).sum()
+        loss = loss + box_weight * box + F.cross_entropy(chosen[:, 5:], assigned.classes, reduction="sum")
+    return loss / outputs.shape[0]
+
+
+def decode(outputs: Tensor, anchors: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Every anchor's box (N×P×4 corners x1, y1, x2, y2, normalised), score and class (N×P),
+    P = A·S·S."""
+    cells = per_anchor(outputs, len(anchors))
+    batch, count, rows, cols, _ = cells.shape
+    row, col = torch.meshgrid(torch.arange(rows), torch.arange(cols), indexing="ij")
+    centre_x = (col.to(cells) + torch.sigmoid(cells[..., 0])) / cols
+    centre_y = (row.to(cells) + torch.sigmoid(cells[..., 1])) / rows
+    width = anchors[:, 0].view(1, count, 1, 1) * torch.exp(cells[..., 2])
+    height = anchors[:, 1].view(1, count, 1, 1) * torch.exp(cells[..., 3])
+    corners = torch.stack(
+        [centre_x - width / 2, centre_y - height / 2, centre_x + width / 2, centre_y + height / 2], -1
+    )
+    class_scores = torch.sigmoid(cells[..., 4:5]) * torch.softmax(cells[..., 5:], dim=-1)
+    scores, labels = class_scores.max(dim=-1)
+    return corners.reshape(batch, -1, 4), scores.reshape(batch, -1), labels.reshape(batch, -1)
+
+
+def detections(
+    outputs: Tensor, anchors: Tensor, score_threshold: float, iou_threshold: float
+) -> list[tuple[Tensor, Tensor, Tensor]]:
+    """Per image: the boxes, scores and classes that survive the threshold and NMS per class."""
+    found = []
+    for boxes, scores, labels in zip(*decode(outputs, anchors), strict=True):
+        keep = nms(boxes, scores, labels, iou_threshold, score_threshold)
+        found.append((boxes[keep], scores[keep], labels[keep]))
+    return found
