@@ -29,6 +29,11 @@ TINY = {
         "data": {"images": 120, "image_size": 24},
         "models": {"corners": {"arch": "lenet5", "train": {"epochs": 1}}},
     },
+    "detect": {
+        "data": {"images": 60, "image_size": 48, "max_objects": 3},
+        "augment": {"copies": 1},  # the boxes' path through augmentation, tested
+        "models": {"yolo": {"options": {"width": 8}, "train": {"epochs": 1}}},
+    },
     "train": {"epochs": 2, "steps": None, "accelerator": "cpu", "devices": 1},
     "transfer": {"pretrain_epochs": 1, "finetune_epochs": 2},
     "export": {"latency_runs": 5},

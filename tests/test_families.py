@@ -1,11 +1,13 @@
-"""The localisation and landmark families through the same stages as classification: a tiny
-pipeline of one model each (24-pixel images, one epoch), then what each stage wrote."""
+"""The localisation, landmark and detection families through the same stages as classification:
+a tiny pipeline of one model each (24- and 48-pixel images, one epoch), then what each stage
+wrote."""
 
 from __future__ import annotations
 
 import contextlib
 import csv
 import json
+import re
 from pathlib import Path
 
 import mlflow
@@ -25,7 +27,7 @@ from dlpipe.stages import augment, evaluate, export, leaderboard, split, train
 from dlpipe.tasks.landmarks.points import distances
 from dlpipe.tasks.localize.boxes import decode_box, iou
 
-FAMILY_ENTRIES = {"localize": "lenet5_box", "landmarks": "corners"}
+FAMILY_ENTRIES = {"localize": "lenet5_box", "landmarks": "corners", "detect": "yolo"}
 
 
 @pytest.fixture(scope="module")
@@ -313,3 +315,82 @@ def test_the_shipped_family_entry_trains_with_its_own_architecture_and_options(p
         assert summary["parameters"] == sum(p.numel() for p in network.parameters())
         counts.append(summary["parameters"])
     assert counts[1] < counts[0]
+
+
+def test_detection_splits_hold_each_scene_and_a_table_of_its_objects(inside: Path):
+    splits = {
+        name: disk.load_arrays(Path(f"data/detect/split/{name}.npz")) for name in ("train", "val", "test")
+    }
+    assert [len(splits[name]["x"]) for name in ("train", "val", "test")] == [36, 12, 12]
+    for arrays in splits.values():
+        assert set(arrays) == {"x", "image", "labels", "boxes", "classes"}
+        per_scene = np.bincount(arrays["image"], minlength=len(arrays["x"]))
+        assert per_scene.min() >= 1 and per_scene.max() <= 3  # detect.data.max_objects in TINY
+        cx, cy, w, h = arrays["boxes"].T
+        assert (cx - w / 2 >= 0).all() and (cx + w / 2 <= 1).all() and (cy + h / 2 <= 1).all()
+    augmented = disk.load_arrays(Path("data/detect/augmented/train.npz"))
+    assert len(augmented["x"]) == 72  # the originals, then one copy each
+    originals = augmented["image"] < 36
+    np.testing.assert_array_equal(augmented["boxes"][originals], splits["train"]["boxes"])
+    copies = augmented["image"][~originals] - 36
+    moved = [
+        not (np.abs(splits["train"]["boxes"][splits["train"]["image"] == scene] - box) < 1e-6)
+        .all(axis=1)
+        .any()
+        for scene, box in zip(copies, augmented["boxes"][~originals], strict=True)
+    ]
+    assert any(moved)  # detect.augment.crop shifted boxes with their pixels
+
+
+def test_detection_metrics_are_coco_map_of_the_saved_model(inside: Path):
+    from torchmetrics.detection import MeanAveragePrecision
+
+    from dlpipe.tasks.detect.yolo import detections
+
+    model, spec = load_model(Path("models/yolo/model.pt"))
+    assert spec["family"] == "detect"
+    x, targets, names = split_inputs("detect", "test")
+    grid = torch.from_numpy(predict_outputs(model, x))
+    assert grid.shape == (12, 3 * (5 + 10), 3, 3)  # detect.anchors 3; 48 pixels / 16
+    found = detections(grid, 3, score_threshold=0.05, iou_threshold=0.5)
+    coco = MeanAveragePrecision(iou_type="bbox")
+    truth = []
+    for objects in torch.from_numpy(targets):
+        real = objects[objects[:, 0] >= 0]
+        cx, cy, w, h = real[:, 1:].T
+        truth.append(
+            {
+                "boxes": torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1),
+                "labels": real[:, 0].long(),
+            }
+        )
+    coco.update([{"boxes": b, "scores": s, "labels": c} for b, s, c in found], truth)
+    metrics = json.loads(Path("reports/models/yolo/metrics.json").read_text())
+    assert metrics["map50"] == pytest.approx(float(coco.compute()["map_50"]), abs=1e-6)
+    assert metrics["objects"] == int((targets[..., 0] >= 0).sum())
+
+
+def test_detect_anchors_is_read_by_the_train_stage(inside: Path):
+    """detect.anchors: how many anchor boxes each grid cell predicts, their sizes by k-means."""
+    write_params(inside, {"detect": {"anchors": 2}})
+    try:
+        train.run(load_params(), "yolo")
+        model, _ = load_model(Path("models/yolo/model.pt"))
+    finally:
+        write_params(inside)
+        train.run(load_params(), "yolo")
+    assert tuple(model.anchor_sizes.shape) == (2, 2)
+    assert model.head.out_channels == 2 * (5 + 10)
+    areas = model.anchor_sizes.prod(dim=1)
+    assert areas[0] < areas[1]  # the smaller first, both fitted to the training boxes
+    assert float(areas[0]) > 0.005 and float(areas[1]) < 0.25
+
+
+def test_predict_shows_each_detection_with_its_class_score_and_corners(inside: Path):
+    scene = disk.load_arrays(Path("data/detect/split/test.npz"))["x"][0]
+    Image.fromarray(scene).save(inside / "crowd.png")
+    result = run_cli("predict", "crowd.png", "--family", "detect", cwd=inside)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("model: models:/dlpipe-yolo@champion\ncrowd.png: ")
+    shown = result.stdout.splitlines()[1].removeprefix("crowd.png: ")
+    assert re.fullmatch(r"\d+ objects: .*|no object \(no detection scores 0\.3 or more\)", shown), shown

@@ -32,16 +32,19 @@ SHIPPED = yaml.safe_load((REPO / "params.yaml").read_text())
 
 # Keys tied to another key by a rule the JSON schema cannot state: redrawn alone they would
 # break it (ratios that sum to 1, one of epochs and steps, a source that needs a path, a
-# warm-up that onecycle forbids, mixup or manifold mixup, several nodes only with ddp).
+# warm-up that onecycle forbids, mixup or manifold mixup, several nodes only with ddp, the
+# least and most of a range).
 TIED = {
     *(
         f"{data}.ratios.{split}"
-        for data in ("data", "localize.data", "landmarks.data")
+        for data in ("data", "localize.data", "landmarks.data", "detect.data")
         for split in ("train", "val", "test")
     ),
     "data.source",
     "localize.data.source",
     "landmarks.data.source",
+    "detect.data.source",
+    *(f"detect.data.side_share.{i}" for i in range(2)),
     "train.epochs",
     "train.steps",
     "train.schedule",

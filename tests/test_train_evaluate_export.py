@@ -21,7 +21,7 @@ from dlpipe.config import load_params
 from dlpipe.errors import ExportError
 from dlpipe.evaluation.outputs import in_batches, predict_outputs, split_inputs
 from dlpipe.models.checkpoint import load_model
-from dlpipe.models.registry import ARCHITECTURES, build_model
+from dlpipe.models.registry import ARCHITECTURES, DETECTORS, build_model
 from dlpipe.stages import export
 
 
@@ -211,7 +211,10 @@ SLOW_TO_EXPORT = {"inception", "resnet56"}
 
 @pytest.mark.parametrize(
     "arch",
-    [pytest.param(a, marks=pytest.mark.slow) if a in SLOW_TO_EXPORT else a for a in sorted(ARCHITECTURES)],
+    [
+        pytest.param(a, marks=pytest.mark.slow) if a in SLOW_TO_EXPORT else a
+        for a in sorted(ARCHITECTURES.keys() - DETECTORS)
+    ],
 )
 def test_every_architecture_exports_to_onnx_and_pt2_matching_eager(arch: str, tmp_path: Path):
     torch.manual_seed(0)

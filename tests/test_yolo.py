@@ -48,7 +48,7 @@ def test_each_object_goes_to_the_cell_of_its_centre_and_its_best_fitting_anchor(
 
 def test_outputs_built_from_the_targets_decode_back_to_them_and_cost_no_gradient():
     outputs = perfect_outputs(TARGETS)
-    found = detections(outputs, ANCHORS, score_threshold=0.5, iou_threshold=0.5)
+    found = detections(outputs, len(ANCHORS), score_threshold=0.5, iou_threshold=0.5)
     for objects, (boxes, scores, labels) in zip(TARGETS, found, strict=True):
         real = objects[objects[:, 0] >= 0]
         cx, cy, w, h = real[:, 1:].T
@@ -80,13 +80,13 @@ def test_the_loss_is_gradient_checked():
 def test_decoding_places_a_box_by_its_cell_and_anchor():
     cells = torch.zeros(1, len(ANCHORS), GRID, GRID, 5 + CLASSES, dtype=torch.float64)
     outputs = cells.permute(0, 1, 4, 2, 3).reshape(1, -1, GRID, GRID)
-    boxes, scores, _ = decode(outputs, ANCHORS)
-    # all zeros: σ(0) = ½ puts each centre mid-cell, e^0 gives the anchor's own size
+    boxes, scores, _ = decode(outputs, len(ANCHORS))
+    # all zeros: σ(0) = ½ puts each centre mid-cell, e^0 a box of the image's size
     first = per_anchor(outputs, len(ANCHORS))  # shape check of the view
     assert first.shape == (1, 3, GRID, GRID, 5 + CLASSES)
     assert torch.allclose(
         boxes[0, 0],
-        torch.tensor([0.5 / 6 - 0.05, 0.5 / 6 - 0.075, 0.5 / 6 + 0.05, 0.5 / 6 + 0.075], dtype=torch.float64),
+        torch.tensor([0.5 / 6 - 0.5, 0.5 / 6 - 0.5, 0.5 / 6 + 0.5, 0.5 / 6 + 0.5], dtype=torch.float64),
     )
     assert torch.allclose(scores, torch.full_like(scores, 0.5 / CLASSES))
 
@@ -118,6 +118,7 @@ def test_the_network_learns_to_find_every_digit_of_a_few_scenes():
             }
         )
     model = yolo(3, 10, 64)
+    model.anchor_sizes.copy_(anchors)
     optimizer = torch.optim.Adam(model.parameters(), 3e-3)
     for _ in range(150):
         loss = yolo_loss(model(x), targets, anchors, 5.0, 0.5)
@@ -125,7 +126,7 @@ def test_the_network_learns_to_find_every_digit_of_a_few_scenes():
         loss.backward()
         optimizer.step()
     with torch.no_grad():
-        found = detections(model.eval()(x), anchors, score_threshold=0.05, iou_threshold=0.5)
+        found = detections(model.eval()(x), len(anchors), score_threshold=0.05, iou_threshold=0.5)
     score = MeanAveragePrecision(iou_type="bbox")
     score.update([{"boxes": b, "scores": s, "labels": c} for b, s, c in found], truth)
     assert float(score.compute()["map_50"]) > 0.95  # it saw these scenes: it must find them

@@ -38,12 +38,12 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-def _path_required_for(source: str) -> Any:
+def _path_required_for(*sources: str) -> Any:
     """A validator of a data section's ``path``: required when ``source`` reads the user's files."""
 
     def check(cls: type, path: str | None, info: ValidationInfo) -> str | None:
-        if info.data.get("source") == source and not path:
-            raise ValueError(f"is required when source is {source}")
+        if info.data.get("source") in sources and not path:
+            raise ValueError(f"is required when source is {info.data['source']}")
         return path
 
     return check
@@ -426,6 +426,47 @@ class LandmarksData(Section):
     _path_needed = field_validator("path")(_path_required_for("csv"))
 
 
+class DetectData(Section):
+    """Scenes of several objects: built-in (digits pasted on textures), a YOLO folder or a COCO file."""
+
+    source: Literal["scenes", "yolo", "coco"]
+    path: str | None  # yolo: classes.txt, images/, labels/; coco: the JSON file
+    images: Annotated[int, Field(ge=20)]  # scenes: how many to make
+    image_size: Annotated[int, Field(ge=16, le=1024)]
+    max_objects: Annotated[int, Field(ge=1, le=32)]  # scenes: 1 to this many digits each
+    # scenes: a digit's longer side, as shares of the image side (least, most)
+    side_share: Annotated[list[Annotated[float, Field(gt=0, le=1)]], Field(min_length=2, max_length=2)]
+    max_overlap: Annotated[float, Field(ge=0, le=1)]  # scenes: IoU a new digit may have with one placed
+    ratios: Ratios
+    seed: int
+
+    _path_needed = field_validator("path")(_path_required_for("yolo", "coco"))
+
+    @field_validator("side_share")
+    @classmethod
+    def _ascending(cls, value: list[float]) -> list[float]:
+        if value[0] > value[1]:
+            raise ValueError(f"must be [least, most] (got {value})")
+        return value
+
+
+class DetectParams(Section):
+    """Object detection: YOLO's grid of anchor boxes, then NMS per class."""
+
+    data: DetectData
+    augment: AugmentParams
+    models: Models
+    primary_metric: Literal["map50"]
+    anchors: Annotated[int, Field(ge=1, le=9)]  # per grid cell, chosen by k-means on the training boxes
+    box_weight: Annotated[float, Field(gt=0)]  # the box terms of the loss against objectness and class
+    no_object_weight: Annotated[float, Field(gt=0)]  # objectness of the anchors that hold no object
+    score_threshold: Annotated[float, Field(ge=0, lt=1)]  # a detection's least p_c · class probability
+    iou_threshold: Annotated[float, Field(gt=0, lt=1)]  # NMS: overlap above which the weaker box goes
+    examples: Annotated[int, Field(ge=1, le=64)]  # test scenes in the boxes plot
+
+    _empty_models = field_validator("models", mode="before")(_models_may_be_empty)
+
+
 class LocalizeParams(Section):
     """Classification with localisation: y = [p_c, b_x, b_y, b_h, b_w, c_1 ... c_n]."""
 
@@ -470,6 +511,7 @@ class Params(Section):
     tracking: TrackingParams
     localize: LocalizeParams
     landmarks: LandmarksParams
+    detect: DetectParams
 
     _empty_models = field_validator("models", mode="before")(_models_may_be_empty)
 
@@ -498,7 +540,7 @@ class Params(Section):
         """The validation metric that stands for the family's primary metric, and its direction."""
         return FAMILIES[family].monitors[self.primary_metric(family)]
 
-    def data_of(self, family: str) -> DataParams | LocalizeData | LandmarksData:
+    def data_of(self, family: str) -> DataParams | LocalizeData | LandmarksData | DetectData:
         return self.data if family == "classify" else getattr(self, family).data
 
     def augment_of(self, family: str) -> AugmentParams:
@@ -506,7 +548,7 @@ class Params(Section):
 
     @model_validator(mode="after")
     def _known_models(self) -> Params:
-        from dlpipe.models.registry import ARCHITECTURES
+        from dlpipe.models.registry import ARCHITECTURES, DETECTORS
 
         seen: dict[str, str] = {}
         for family in FAMILIES:
@@ -521,6 +563,9 @@ class Params(Section):
                 if arch not in ARCHITECTURES:
                     known = ", ".join(sorted(ARCHITECTURES))
                     raise ValueError(f"{key}.{name} names an unknown architecture {arch!r} (known: {known})")
+                if (arch in DETECTORS) != (family == "detect"):
+                    wanted = f"one of {', '.join(sorted(DETECTORS))}" if family == "detect" else "no detector"
+                    raise ValueError(f"{key}.{name} has architecture {arch}: a {family} model needs {wanted}")
         return self
 
     @model_validator(mode="after")

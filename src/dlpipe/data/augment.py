@@ -146,6 +146,40 @@ def augment_boxes(
     return out_images, out_present, out_labels, out_boxes
 
 
+def augment_objects(
+    images: np.ndarray, image: np.ndarray, labels: np.ndarray, boxes: np.ndarray, params: AugmentParams
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``params.copies`` augmented copies of scenes with any number of YOLO boxes, copy-major;
+    the objects a flat table (``image``: the scene of each). Boxes move as in
+    :func:`augment_boxes`; an object less than ``MIN_VISIBLE_SHARE`` visible is dropped."""
+    size, channels = images.shape[1], images.shape[3]
+    bbox_params = A.BboxParams(
+        format="yolo", label_fields=["class_labels"], min_visibility=MIN_VISIBLE_SHARE, clip=True
+    )
+    pipeline = build_pipeline(params, size, channels, bbox_params=bbox_params)
+    out_images = np.empty((params.copies * len(images), *images.shape[1:]), dtype=np.uint8)
+    out_image, out_labels, out_boxes = [], [], []
+    for copy in range(params.copies):
+        for i, picture in enumerate(images):
+            j = copy * len(images) + i
+            mine = image == i
+            result = pipeline(
+                image=picture,
+                bboxes=np.asarray(boxes[mine], dtype=np.float32).reshape(-1, 4),
+                class_labels=[int(label) for label in labels[mine]],
+            )
+            out_images[j] = result["image"].reshape(images.shape[1:])
+            out_image += [j] * len(result["bboxes"])
+            out_labels += [int(label) for label in result["class_labels"]]
+            out_boxes += [np.asarray(box, dtype=np.float32) for box in result["bboxes"]]
+    return (
+        out_images,
+        np.array(out_image, dtype=np.int64),
+        np.array(out_labels, dtype=np.int64),
+        np.array(out_boxes, dtype=np.float32).reshape(-1, 4),
+    )
+
+
 def mirror_permutation(mirror_pairs: Sequence[tuple[int, int]], count: int) -> np.ndarray:
     """The point order after a horizontal mirror: ``new[k] = old[perm[k]]``, each pair swapped.
 

@@ -30,7 +30,10 @@ ARCHITECTURES: dict[str, str] = {
     "resnet18": "dlpipe.models.resnet:resnet18",
     "nin": "dlpipe.models.nin:network_in_network",
     "inception": "dlpipe.models.inception:googlenet",
+    "yolo": "dlpipe.models.yolo:yolo",
 }
+# Architectures whose output is a grid of boxes: the detect family's, and only its.
+DETECTORS = frozenset({"yolo"})
 
 
 def builder(name: str) -> Callable[..., nn.Module]:

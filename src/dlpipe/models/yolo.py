@@ -2,14 +2,17 @@
 
 A convolutional backbone (3×3 convolutions, batch norm, leaky ReLU; ``stages`` 2×2 max
 pools) makes the S×S grid, S = image_size / 2^stages; a 1×1 convolution predicts, for
-each cell and each of its ``anchors`` anchor boxes, (t_x, t_y, t_w, t_h, t_o, c_1 … c_n):
-an output of N × anchors·(5 + classes) × S × S. tasks/detect/yolo.py turns it into boxes.
+each cell and each of its ``anchors`` anchor boxes, (t_x, t_y, t_w, t_h, t_o, c_1 … c_n).
+The anchor sizes (p_w, p_h) are a buffer of the network, set from the training boxes
+(tasks/detect/anchors.py); it outputs t_w + ln p_w and t_h + ln p_h, so its output
+(N × anchors·(5 + classes) × S × S) decodes to boxes without them (tasks/detect/yolo.py).
 """
 
 from __future__ import annotations
 
 import math
 
+import torch
 from torch import Tensor, nn
 
 from dlpipe.models.init import initialize
@@ -38,6 +41,7 @@ class YOLO(nn.Module):
         self.backbone = nn.Sequential(*layers)
         self.head = nn.Conv2d(2 * channels, anchors * (5 + classes), 1)
         self.anchors, self.classes, self.grid = anchors, classes, image_size >> stages
+        self.register_buffer("anchor_sizes", torch.full((anchors, 2), 0.25))  # (w, h), of the image side
         initialize(self, "he")
         # The head starts near "no object anywhere" (p_c = 0.01, the prior of RetinaNet,
         # Lin et al. 2017) with each box its anchor: He-sized outputs would open on a loss
@@ -48,7 +52,9 @@ class YOLO(nn.Module):
         bias[:, 4] = -math.log(99.0)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.backbone(x))
+        shift = torch.zeros(self.anchors, 5 + self.classes, dtype=x.dtype, device=x.device)
+        shift[:, 2:4] = torch.log(self.anchor_sizes)
+        return self.head(self.backbone(x)) + shift.view(1, -1, 1, 1)
 
 
 def yolo(

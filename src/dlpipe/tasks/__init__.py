@@ -82,6 +82,13 @@ FAMILIES: dict[str, Family] = {
             columns=("nme", "pck"),
             output="points",
         ),
+        Family(
+            name="detect",
+            title="Object detection",
+            monitors={"map50": ("val_map50", "max")},
+            columns=("map50", "map", "mar100"),
+            output="grid",
+        ),
     )
 }
 

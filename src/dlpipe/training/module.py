@@ -65,7 +65,7 @@ class Task(pl.LightningModule, abc.ABC):
             names=data.names,
             options=options,
             train=train.model_dump(),
-            **cls.settings(params, data.names),
+            **cls.settings(params, data, train),
         )
 
     @staticmethod
@@ -75,8 +75,8 @@ class Task(pl.LightningModule, abc.ABC):
         ...
 
     @staticmethod
-    def settings(params: Params, names: list[str]) -> dict[str, Any]:
-        """The family's own keyword arguments, read from params."""
+    def settings(params: Params, data: Any, train: TrainParams) -> dict[str, Any]:
+        """The family's own keyword arguments, read from params (and the data it trains on)."""
         return {}
 
     @property

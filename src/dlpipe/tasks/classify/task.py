@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from dlpipe.config import Params
+from dlpipe.config import Params, TrainParams
 from dlpipe.errors import ConfigError
 from dlpipe.evaluation.metrics import selection_costs
 from dlpipe.training import mixup
@@ -65,9 +65,9 @@ class ClassificationTask(Task):
         return len(names)  # one logit per class
 
     @staticmethod
-    def settings(params: Params, names: list[str]) -> dict[str, Any]:
+    def settings(params: Params, data: Any, train: TrainParams) -> dict[str, Any]:
         """The validation computes the same weighted and cost errors as evaluate."""
-        return selection_costs(params.evaluate, names)
+        return selection_costs(params.evaluate, data.names)
 
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
         return classification_loss(outputs, targets, self.train_params.label_smoothing)

@@ -1,1 +1,1 @@
-"""Object detection (``task: detect``), being built: its NMS, anchors and sliding windows."""
+"""Object detection: YOLO with anchor boxes and NMS, scored by COCO mAP."""

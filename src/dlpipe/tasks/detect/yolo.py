@@ -1,9 +1,11 @@
 """YOLO's targets, loss and decoding, as the notes build them (v2: anchor boxes).
 
 The output of models/yolo.py holds, per grid cell (row i, column j) and anchor a of size
-(p_w, p_h), the raw (t_x, t_y, t_w, t_h, t_o, c_1 … c_n). They decode to
+(p_w, p_h), (t_x, t_y, u_w, u_h, t_o, c_1 … c_n), where u = t + ln p: the network adds its
+anchors' log sizes itself, so what it outputs decodes without them (in an exported model
+too). They decode to
 
-    b_x = (j + σ(t_x)) / S,   b_y = (i + σ(t_y)) / S,   b_w = p_w·e^(t_w),   b_h = p_h·e^(t_h)
+    b_x = (j + σ(t_x)) / S,   b_y = (i + σ(t_y)) / S,   b_w = p_w·e^(t_w) = e^(u_w),   b_h = e^(u_h)
     p_c = σ(t_o),             score of class k = p_c · softmax(c)_k
 
 (normalised by the image side). An object is assigned to the cell holding its centre and to
@@ -11,11 +13,12 @@ that cell's anchor of highest IoU with its size (anchors.size_iou); should two o
 claim the same cell and anchor, one of them is kept. The loss, summed over anchors and
 averaged over images:
 
-    box_weight · Σ_assigned [(σ(t_x) − x̂)² + (σ(t_y) − ŷ)² + (t_w − ln(w/p_w))² + (t_h − ln(h/p_h))²]
+    box_weight · Σ_assigned [(σ(t_x) − x̂)² + (σ(t_y) − ŷ)² + (u_w − ln w)² + (u_h − ln h)²]
     + Σ_assigned BCE(t_o, 1) + no_object_weight · Σ_others BCE(t_o, 0)
     + Σ_assigned CE(c, class)
 
-where (x̂, ŷ) is the centre's offset inside its cell. Targets are N×K×5 rows (class, cx, cy,
+where (x̂, ŷ) is the centre's offset inside its cell; (u_w − ln w)² is YOLO v2's
+(t_w − ln(w/p_w))². Targets are N×K×5 rows (class, cx, cy,
 w, h), class −1 for the rows that pad an image's objects to K.
 """
 
@@ -36,7 +39,7 @@ class Assigned:
 
     mask: Tensor  # bool N×A×S×S
     offsets: Tensor  # M×2: (x̂, ŷ), the centre inside its cell
-    log_sizes: Tensor  # M×2: (ln(w/p_w), ln(h/p_h))
+    log_sizes: Tensor  # M×2: (ln w, ln h)
     classes: Tensor  # int64 M
 
 
@@ -73,7 +76,7 @@ def assign(targets: Tensor, anchors: Tensor, grid: int) -> Assigned:
     return Assigned(
         mask=mask,
         offsets=(centres - cells)[kept],
-        log_sizes=torch.log(sizes[kept] / anchors[anchor[kept]]),
+        log_sizes=torch.log(sizes[kept]),
         classes=objects[kept, 0].long(),
     )
 
@@ -97,16 +100,15 @@ def yolo_loss(
     return loss / outputs.shape[0]
 
 
-def decode(outputs: Tensor, anchors: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def decode(outputs: Tensor, anchors: int) -> tuple[Tensor, Tensor, Tensor]:
     """Every anchor's box (N×P×4 corners x1, y1, x2, y2, normalised), score and class (N×P),
-    P = A·S·S."""
-    cells = per_anchor(outputs, len(anchors))
+    P = anchors·S·S."""
+    cells = per_anchor(outputs, anchors)
     batch, count, rows, cols, _ = cells.shape
     row, col = torch.meshgrid(torch.arange(rows), torch.arange(cols), indexing="ij")
     centre_x = (col.to(cells) + torch.sigmoid(cells[..., 0])) / cols
     centre_y = (row.to(cells) + torch.sigmoid(cells[..., 1])) / rows
-    width = anchors[:, 0].view(1, count, 1, 1) * torch.exp(cells[..., 2])
-    height = anchors[:, 1].view(1, count, 1, 1) * torch.exp(cells[..., 3])
+    width, height = torch.exp(cells[..., 2]), torch.exp(cells[..., 3])
     corners = torch.stack(
         [centre_x - width / 2, centre_y - height / 2, centre_x + width / 2, centre_y + height / 2], -1
     )
@@ -116,7 +118,7 @@ def decode(outputs: Tensor, anchors: Tensor) -> tuple[Tensor, Tensor, Tensor]:
 
 
 def detections(
-    outputs: Tensor, anchors: Tensor, score_threshold: float, iou_threshold: float
+    outputs: Tensor, anchors: int, score_threshold: float, iou_threshold: float
 ) -> list[tuple[Tensor, Tensor, Tensor]]:
     """Per image: the boxes, scores and classes that survive the threshold and NMS per class."""
     found = []

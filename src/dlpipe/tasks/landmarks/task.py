@@ -8,7 +8,7 @@ from typing import Any
 from torch import Tensor
 from torch.nn import functional as F
 
-from dlpipe.config import Params
+from dlpipe.config import Params, TrainParams
 from dlpipe.models.init import zero_last_layer
 from dlpipe.tasks.landmarks.points import score_sums, scores
 from dlpipe.training.module import Task
@@ -32,7 +32,7 @@ class LandmarkTask(Task):
         return 2 * len(names)  # (x, y) of each point
 
     @staticmethod
-    def settings(params: Params, names: list[str]) -> dict[str, Any]:
+    def settings(params: Params, data: Any, train: TrainParams) -> dict[str, Any]:
         return {"pck_threshold": params.landmarks.pck_threshold}
 
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:

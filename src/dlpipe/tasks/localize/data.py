@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from dlpipe.config import LocalizeData, Params
+from dlpipe.data.drawing import TRUE_COLOUR, draw_box
 from dlpipe.data.split import stratified_split
-from dlpipe.tasks.localize.drawing import TRUE_COLOUR, draw_box
 
 
 def _strata(present: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -16,9 +16,9 @@ from PIL import Image, ImageDraw
 
 from dlpipe import paths
 from dlpipe.config import Params
+from dlpipe.data.drawing import PREDICTED_COLOUR, TRUE_COLOUR, corners
 from dlpipe.evaluation import plots, report
 from dlpipe.tasks.localize.boxes import score_sums, scores
-from dlpipe.tasks.localize.drawing import PREDICTED_COLOUR, TRUE_COLOUR, corners
 
 PLOT = "boxes.png"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from torch import Tensor
 
-from dlpipe.config import Params
+from dlpipe.config import Params, TrainParams
 from dlpipe.models.init import zero_last_layer
 from dlpipe.tasks.localize.boxes import localization_loss, score_sums, scores
 from dlpipe.training.module import Task
@@ -29,7 +29,7 @@ class LocalizationTask(Task):
         return 5 + len(names)  # p_c, the box, one logit per class
 
     @staticmethod
-    def settings(params: Params, names: list[str]) -> dict[str, Any]:
+    def settings(params: Params, data: Any, train: TrainParams) -> dict[str, Any]:
         return {"box_weight": params.localize.box_weight}
 
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:

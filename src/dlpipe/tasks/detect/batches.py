@@ -1,0 +1,29 @@
+"""How detection's splits become batches: normalised images and, per image, its objects as
+rows (class, cx, cy, w, h), padded to the split's most objects with class −1."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from dlpipe.data.tensors import ArrayDataset, to_tensor
+
+
+def names(arrays: dict[str, np.ndarray]) -> list[str]:
+    return [str(c) for c in arrays["classes"]]
+
+
+def targets(arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """float32 N×K×5, K the most objects an image of the split holds (at least 1)."""
+    count = len(arrays["x"])
+    per_image = np.bincount(arrays["image"], minlength=count)
+    out = np.full((count, max(1, int(per_image.max(initial=0))), 5), -1.0, dtype=np.float32)
+    slot = np.zeros(count, dtype=np.int64)
+    for image, label, box in zip(arrays["image"], arrays["labels"], arrays["boxes"], strict=True):
+        out[image, slot[image]] = (label, *box)
+        slot[image] += 1
+    return out
+
+
+def dataset(arrays: dict[str, np.ndarray], stats: dict[str, list[float]]) -> ArrayDataset:
+    return ArrayDataset(to_tensor(arrays["x"], stats), torch.from_numpy(targets(arrays)))
