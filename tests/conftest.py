@@ -166,3 +166,21 @@ def run_cli(*args: str, cwd: Path, timeout: float = 600) -> subprocess.Completed
         text=True,
         timeout=timeout,
     )
+
+
+def coco_truth(targets: Any) -> list[dict[str, Any]]:
+    """Detection targets (N×K×5 rows class, cx, cy, w, h; class −1 pads) as torchmetrics'
+    MeanAveragePrecision takes the truth: per image, corner boxes and labels."""
+    import torch
+
+    truth = []
+    for objects in torch.as_tensor(targets):
+        real = objects[objects[:, 0] >= 0]
+        cx, cy, w, h = real[:, 1:].T
+        truth.append(
+            {
+                "boxes": torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1),
+                "labels": real[:, 0].long(),
+            }
+        )
+    return truth

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torchmetrics.detection import MeanAveragePrecision
 
+from conftest import coco_truth
 from dlpipe.tasks.detect.scores import counted, mean_average_precision
 
 CLASSES = 3
@@ -26,17 +27,7 @@ def _ours(found, targets) -> float:
 
 def _coco(found, targets) -> float:
     score = MeanAveragePrecision(iou_type="bbox")
-    truth = []
-    for objects in targets:
-        real = objects[objects[:, 0] >= 0]
-        cx, cy, w, h = real[:, 1:].T
-        truth.append(
-            {
-                "boxes": torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1),
-                "labels": real[:, 0].long(),
-            }
-        )
-    score.update([{"boxes": b, "scores": s, "labels": c} for b, s, c in found], truth)
+    score.update([{"boxes": b, "scores": s, "labels": c} for b, s, c in found], coco_truth(targets))
     return float(score.compute()["map_50"])
 
 

@@ -18,7 +18,7 @@ import torch
 import yaml
 from PIL import Image
 
-from conftest import REPO, run_cli, write_params
+from conftest import REPO, coco_truth, run_cli, write_params
 from dlpipe import disk, tracking
 from dlpipe.config import load_params
 from dlpipe.evaluation.outputs import predict_outputs, split_inputs
@@ -354,17 +354,7 @@ def test_detection_metrics_are_coco_map_of_the_saved_model(inside: Path):
     assert grid.shape == (12, 3 * (5 + 10), 3, 3)  # detect.anchors 3; 48 pixels / 16
     found = detections(grid, 3, score_threshold=0.05, iou_threshold=0.5)
     coco = MeanAveragePrecision(iou_type="bbox")
-    truth = []
-    for objects in torch.from_numpy(targets):
-        real = objects[objects[:, 0] >= 0]
-        cx, cy, w, h = real[:, 1:].T
-        truth.append(
-            {
-                "boxes": torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1),
-                "labels": real[:, 0].long(),
-            }
-        )
-    coco.update([{"boxes": b, "scores": s, "labels": c} for b, s, c in found], truth)
+    coco.update([{"boxes": b, "scores": s, "labels": c} for b, s, c in found], coco_truth(targets))
     metrics = json.loads(Path("reports/models/yolo/metrics.json").read_text())
     assert metrics["map50"] == pytest.approx(float(coco.compute()["map_50"]), abs=1e-6)
     assert metrics["objects"] == int((targets[..., 0] >= 0).sum())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+from conftest import coco_truth
 from dlpipe.tasks.detect.yolo import assign, decode, detections, per_anchor, yolo_loss
 
 ANCHORS = torch.tensor([[0.1, 0.15], [0.25, 0.3], [0.4, 0.2]], dtype=torch.float64)
@@ -105,18 +106,10 @@ def test_the_network_learns_to_find_every_digit_of_a_few_scenes():
     anchors = torch.tensor(kmeans_anchors(scenes.boxes[:, 2:], 3, seed=0)[0], dtype=torch.float32)
     x = torch.from_numpy(scenes.images).permute(0, 3, 1, 2).float() / 255 - 0.5
     targets = torch.full((16, 3, 5), -1.0)
-    truth = []
     for i in range(16):
         rows = (scenes.image == i).nonzero()[0]
         targets[i, : len(rows), 0] = torch.from_numpy(scenes.labels[rows]).float()
         targets[i, : len(rows), 1:] = torch.from_numpy(scenes.boxes[rows])
-        cx, cy, w, h = targets[i, : len(rows), 1:].T
-        truth.append(
-            {
-                "boxes": torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1),
-                "labels": targets[i, : len(rows), 0].long(),
-            }
-        )
     model = yolo(3, 10, 64)
     model.anchor_sizes.copy_(anchors)
     optimizer = torch.optim.Adam(model.parameters(), 3e-3)
@@ -128,5 +121,5 @@ def test_the_network_learns_to_find_every_digit_of_a_few_scenes():
     with torch.no_grad():
         found = detections(model.eval()(x), len(anchors), score_threshold=0.05, iou_threshold=0.5)
     score = MeanAveragePrecision(iou_type="bbox")
-    score.update([{"boxes": b, "scores": s, "labels": c} for b, s, c in found], truth)
+    score.update([{"boxes": b, "scores": s, "labels": c} for b, s, c in found], coco_truth(targets))
     assert float(score.compute()["map_50"]) > 0.95  # it saw these scenes: it must find them

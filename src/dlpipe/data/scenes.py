@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from dlpipe.config import Ratios
 from dlpipe.data.textures import random_background
 from dlpipe.errors import DataError
 
@@ -39,6 +40,35 @@ class Scenes:
 
 def scene_class_names() -> list[str]:
     return [str(digit) for digit in range(10)]
+
+
+@dataclass
+class DigitPool:
+    """One split's share of scikit-learn's digits, and what to make of it."""
+
+    split: str
+    images: np.ndarray
+    labels: np.ndarray
+    scenes: int  # how many scenes this split gets
+    seed: int
+
+
+def digit_pools(images: int, ratios: Ratios, seed: int) -> list[DigitPool]:
+    """The digits split 6:2:2 (stratified) before any scene is made, so no test scene shows a
+    digit image that a training scene showed; ``images`` scenes shared by the ratios."""
+    from sklearn.datasets import load_digits
+
+    from dlpipe.data.split import stratified_split
+
+    digits = load_digits()
+    split = stratified_split(digits.target, ratios, seed)
+    shares = ratios.model_dump()
+    return [
+        DigitPool(
+            name, digits.images[idx], digits.target[idx], max(1, round(images * shares[name])), seed + offset
+        )
+        for offset, (name, idx) in enumerate(split.indices.items())
+    ]
 
 
 def intensity(digits: np.ndarray) -> np.ndarray:

@@ -32,29 +32,23 @@ def _subset(arrays: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.nda
 
 
 def _builtin(settings: DetectData) -> dict[str, dict[str, np.ndarray]]:
-    """Scenes per split from disjoint digit images: the digits are split 6:2:2 (stratified) first,
-    so no test scene shows a digit image that a training scene showed."""
-    from sklearn.datasets import load_digits
-
+    """Scenes per split from disjoint digit images (data/scenes.py, ``digit_pools``)."""
     from dlpipe.data.detection_scenes import make_detection_scenes
-    from dlpipe.data.scenes import scene_class_names
+    from dlpipe.data.scenes import digit_pools, scene_class_names
 
-    digits = load_digits()
-    split = stratified_split(digits.target, settings.ratios, settings.seed)
-    shares = settings.ratios.model_dump()
     arrays = {}
-    for offset, (name, idx) in enumerate(split.indices.items()):
+    for pool in digit_pools(settings.images, settings.ratios, settings.seed):
         scenes = make_detection_scenes(
-            digits.images[idx],
-            digits.target[idx],
-            max(1, round(settings.images * shares[name])),
+            pool.images,
+            pool.labels,
+            pool.scenes,
             settings.image_size,
             settings.max_objects,
             tuple(settings.side_share),
             settings.max_overlap,
-            settings.seed + offset,
+            pool.seed,
         )
-        arrays[name] = {
+        arrays[pool.split] = {
             "x": scenes.images,
             "image": scenes.image,
             "labels": scenes.labels,

@@ -18,6 +18,7 @@ from dlpipe import paths
 from dlpipe.config import Params
 from dlpipe.data.drawing import PREDICTED_COLOUR, TRUE_COLOUR
 from dlpipe.evaluation import plots, report
+from dlpipe.tasks.detect.scores import true_boxes
 from dlpipe.tasks.detect.yolo import detections
 
 PLOT = "boxes.png"
@@ -25,13 +26,6 @@ PLOT = "boxes.png"
 
 def _anchors(outputs: torch.Tensor, names: list[str]) -> int:
     return outputs.shape[1] // (5 + len(names))
-
-
-def _corners(objects: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The true boxes of one image (corners, normalised) and their classes."""
-    real = objects[objects[:, 0] >= 0]
-    cx, cy, w, h = real[:, 1:].T
-    return torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dim=1), real[:, 0].long()
 
 
 def scorer(params: Params):
@@ -43,7 +37,7 @@ def scorer(params: Params):
             outputs, _anchors(outputs, names), settings.score_threshold, settings.iou_threshold
         )
         coco = MeanAveragePrecision(iou_type="bbox")
-        truth = [dict(zip(("boxes", "labels"), _corners(objects), strict=True)) for objects in targets]
+        truth = [dict(zip(("boxes", "labels"), true_boxes(objects), strict=True)) for objects in targets]
         coco.update([{"boxes": b, "scores": s, "labels": c} for b, s, c in found], truth)
         measured = coco.compute()
         return {
@@ -71,7 +65,7 @@ def boxes_plot(
     for i in range(count):
         picture = Image.fromarray(images[i]).resize((scale, scale), Image.Resampling.NEAREST)
         pen = ImageDraw.Draw(picture)
-        truth, _ = _corners(torch.from_numpy(targets[i]))
+        truth, _ = true_boxes(torch.from_numpy(targets[i]))
         for box in truth:
             pen.rectangle([float(v) * scale for v in box], outline=TRUE_COLOUR)
         boxes, scores, labels = found[i]

@@ -44,15 +44,19 @@ def true_positives(
     return hits
 
 
+def true_boxes(objects: Tensor) -> tuple[Tensor, Tensor]:
+    """One image's target rows (class, cx, cy, w, h; class −1 pads) as corners and classes."""
+    real = objects[objects[:, 0] >= 0]
+    cx, cy, w, h = real[:, 1:].T
+    return torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dim=1), real[:, 0].long()
+
+
 def counted(found: list[tuple[Tensor, Tensor, Tensor]], targets: Tensor, classes: int) -> dict[str, Tensor]:
     """The batch's sums: tp and fp (classes × BINS) and truths (classes) as float tensors."""
     tp, fp = torch.zeros(classes, BINS), torch.zeros(classes, BINS)
     truths = torch.zeros(classes)
     for (boxes, scores, labels), objects in zip(found, targets.cpu(), strict=True):
-        real = objects[objects[:, 0] >= 0]
-        cx, cy, w, h = real[:, 1:].T
-        truth_boxes = torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dim=1)
-        truth_labels = real[:, 0].long()
+        truth_boxes, truth_labels = true_boxes(objects)
         truths += torch.bincount(truth_labels, minlength=classes).float()
         boxes, scores, labels = boxes.cpu(), scores.cpu(), labels.cpu()
         hits = true_positives(boxes, scores, labels, truth_boxes, truth_labels)

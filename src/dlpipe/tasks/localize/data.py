@@ -26,27 +26,15 @@ def _strata(present: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def _builtin(settings: LocalizeData) -> dict[str, dict[str, np.ndarray]]:
-    """Scenes per split from disjoint digit images: the digits are split 6:2:2 (stratified) first,
-    so no test scene shows a digit image that a training scene showed."""
-    from sklearn.datasets import load_digits
+    """Scenes per split from disjoint digit images (data/scenes.py, ``digit_pools``)."""
+    from dlpipe.data.scenes import digit_pools, make_scenes, scene_class_names
 
-    from dlpipe.data.scenes import make_scenes, scene_class_names
-
-    digits = load_digits()
-    split = stratified_split(digits.target, settings.ratios, settings.seed)
-    shares = settings.ratios.model_dump()
     arrays = {}
-    for offset, (name, idx) in enumerate(split.indices.items()):
-        count = max(1, round(settings.images * shares[name]))
+    for pool in digit_pools(settings.images, settings.ratios, settings.seed):
         scenes = make_scenes(
-            digits.images[idx],
-            digits.target[idx],
-            count,
-            settings.image_size,
-            settings.empty_share,
-            settings.seed + offset,
+            pool.images, pool.labels, pool.scenes, settings.image_size, settings.empty_share, pool.seed
         )
-        arrays[name] = {
+        arrays[pool.split] = {
             "x": scenes.images,
             "present": scenes.present,
             "labels": scenes.labels,
