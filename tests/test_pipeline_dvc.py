@@ -17,7 +17,7 @@ from conftest import dvc_env, dvc_project
 pytestmark = pytest.mark.slow
 
 
-ENTRIES = {"classify": "lenet5", "localize": "lenet5_box", "landmarks": "corners"}
+ENTRIES = {"classify": "lenet5", "localize": "lenet5_box", "landmarks": "corners", "detect": "yolo"}
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -90,6 +90,7 @@ def test_leaderboard_rows_are_the_metrics_files(pipeline: Path):
         "classify": ("accuracy", "weighted_error", "cost_error"),
         "localize": ("object_accuracy", "class_accuracy", "mean_iou", "iou50"),
         "landmarks": ("nme", "pck"),
+        "detect": ("map50", "map", "mar100"),
     }
     costs = ("parameters", "macs_per_image", "train_seconds", "onnx_latency_ms")
     champions = json.loads((pipeline / "reports/champion.json").read_text())
@@ -160,6 +161,7 @@ def test_unrelated_param_edit_reruns_only_what_reads_it(pipeline: Path):
         "export@lenet5",
         "export_localize@lenet5_box",
         "export_landmarks@corners",
+        "export_detect@yolo",
     }
 
 
