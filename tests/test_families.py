@@ -384,3 +384,22 @@ def test_predict_shows_each_detection_with_its_class_score_and_corners(inside: P
     assert result.stdout.startswith("model: models:/dlpipe-yolo@champion\ncrowd.png: ")
     shown = result.stdout.splitlines()[1].removeprefix("crowd.png: ")
     assert re.fullmatch(r"\d+ objects: .*|no object \(no detection scores 0\.3 or more\)", shown), shown
+
+
+@pytest.mark.parametrize("key", ["box_weight", "no_object_weight"])
+def test_detect_loss_weights_are_read_by_the_train_stage(inside: Path, key: str):
+    """detect.box_weight and detect.no_object_weight scale their terms of the loss train minimises."""
+
+    def first_train_loss() -> float:
+        with open("reports/models/yolo/history.csv") as file:
+            return float(next(csv.DictReader(file))["train_loss"])
+
+    shipped = first_train_loss()
+    write_params(inside, {"detect": {key: 50.0}})
+    try:
+        train.run(load_params(), "yolo")
+        heavier = first_train_loss()
+    finally:
+        write_params(inside)
+        train.run(load_params(), "yolo")
+    assert heavier > 1.5 * shipped  # same seed and data: only that term's weight grew (to 50)
