@@ -41,7 +41,9 @@ def test_a_perfect_detection_scores_one_and_a_box_shifted_below_half_overlap_zer
     assert _ours(wrong_class, targets) == 0.0
 
 
-def test_binned_map50_agrees_with_torchmetrics_on_noisy_detections():
+def noisy_detections() -> tuple[list, torch.Tensor]:
+    """40 images of 1-4 objects; detections jittered about them (some below IoU 0.5), a tenth of
+    the wrong class, and two spurious low-scoring boxes each."""
     generator = torch.Generator().manual_seed(0)
     truths, found = [], []
     for _ in range(40):
@@ -74,7 +76,48 @@ def test_binned_map50_agrees_with_torchmetrics_on_noisy_detections():
                 torch.cat([flipped, torch.randint(0, CLASSES, (2,), generator=generator)]),
             )
         )
-    targets = _targets(truths)
+    return found, _targets(truths)
+
+
+def test_binned_map50_agrees_with_torchmetrics_on_noisy_detections():
+    found, targets = noisy_detections()
     ours, coco = _ours(found, targets), _coco(found, targets)
     assert 0.2 < coco < 0.9  # neither trivial
     assert abs(ours - coco) < 0.02  # all-point against COCO's 101-point interpolation
+
+
+def test_pycocotools_and_faster_coco_eval_agree_and_score_the_hand_made_cases():
+    from dlpipe.tasks.detect.evaluate import coco_map
+
+    found, targets = noisy_detections()
+    reference, fast = coco_map(found, targets, "pycocotools"), coco_map(found, targets, "faster_coco_eval")
+    for key in ("map", "map_50", "map_75", "mar_100", "map_per_class"):
+        assert torch.allclose(reference[key], fast[key], atol=1e-3), key
+    assert 0.2 < float(fast["map_50"]) < 0.9
+    one = _targets([[(1, 0.5, 0.5, 0.2, 0.2)]])
+    perfect = [(torch.tensor([[0.4, 0.4, 0.6, 0.6]]), torch.tensor([0.9]), torch.tensor([1]))]
+    shifted = [(torch.tensor([[0.5, 0.4, 0.7, 0.6]]), torch.tensor([0.9]), torch.tensor([1]))]  # IoU 1/3
+    for backend in ("pycocotools", "faster_coco_eval"):
+        assert float(coco_map(perfect, one, backend)["map"]) == 1.0
+        assert float(coco_map(shifted, one, backend)["map_50"]) == 0.0
+
+
+def test_the_confusion_matrix_counts_missed_objects_and_false_alarms_as_background():
+    from dlpipe.tasks.detect.scores import confusion_pairs
+
+    targets = _targets([[(1, 0.5, 0.5, 0.2, 0.2), (2, 0.2, 0.2, 0.1, 0.1)], [(0, 0.7, 0.7, 0.2, 0.2)]])
+    found = [
+        (  # the first object found as class 0; the second missed; a false alarm; one below the threshold
+            torch.tensor([[0.4, 0.4, 0.6, 0.6], [0.8, 0.8, 0.9, 0.9], [0.15, 0.15, 0.25, 0.25]]),
+            torch.tensor([0.9, 0.5, 0.1]),
+            torch.tensor([0, 2, 2]),
+        ),
+        (torch.tensor([[0.6, 0.6, 0.8, 0.8]]), torch.tensor([0.8]), torch.tensor([0])),  # right
+    ]
+    actual, predicted = confusion_pairs(found, targets, CLASSES, score_threshold=0.3)
+    assert sorted(zip(actual.tolist(), predicted.tolist(), strict=True)) == [
+        (0, 0),  # image 2: right
+        (1, 0),  # the wrong class at the right place
+        (2, CLASSES),  # missed (its only detection scored 0.1)
+        (CLASSES, 2),  # the false alarm
+    ]

@@ -27,7 +27,7 @@ from dlpipe.stages import augment, evaluate, export, leaderboard, split, train
 from dlpipe.tasks.landmarks.points import distances
 from dlpipe.tasks.localize.boxes import decode_box, iou
 
-FAMILY_ENTRIES = {"localize": "lenet5_box", "landmarks": "corners", "detect": "yolo"}
+FAMILY_ENTRIES = {"localize": ["lenet5_box"], "landmarks": ["corners"], "detect": ["yolo", "sliding_window"]}
 
 
 @pytest.fixture(scope="module")
@@ -36,12 +36,13 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_params(root)
     with contextlib.chdir(root):
         params = load_params()
-        for family, name in FAMILY_ENTRIES.items():
+        for family, names in FAMILY_ENTRIES.items():
             split.run(params, family)
             augment.run(params, family)
-            train.run(params, name)
-            evaluate.run(params, name)
-            export.run(params, name)
+            for name in names:
+                train.run(params, name)
+                evaluate.run(params, name)
+                export.run(params, name)
         leaderboard.run(params)
     return root
 
@@ -148,7 +149,8 @@ def test_diagnosis_train_examples_is_read_by_the_evaluate_stage(inside: Path):
 def test_each_run_names_the_dvc_stage_that_reruns_it(inside: Path):
     params = load_params()
     client = tracking.client(params.tracking)
-    for family, name in FAMILY_ENTRIES.items():
+    for family, names in FAMILY_ENTRIES.items():
+        name = names[0]
         run = client.get_run(tracking.read_run_id(name))
         assert run.data.tags["mlflow.source.name"] == f"dvc repro train_{family}@{name}"
         (logged,) = run.inputs.dataset_inputs
@@ -342,22 +344,133 @@ def test_detection_splits_hold_each_scene_and_a_table_of_its_objects(inside: Pat
     assert any(moved)  # detect.augment.crop shifted boxes with their pixels
 
 
-def test_detection_metrics_are_coco_map_of_the_saved_model(inside: Path):
+@pytest.mark.parametrize(
+    ("name", "shape"),
+    [
+        ("yolo", (12, 3 * (5 + 10), 6, 6)),  # detect.anchors 3; 48 pixels / 2^3
+        # one side, 0.4: scenes resized to 20 / 0.4 = 50 pixels, 8×8 windows of 20 at stride 4;
+        # each window's box, then 10 digits and background
+        ("sliding_window", (12, 64, 4 + 10 + 1)),
+    ],
+)
+def test_detection_metrics_are_coco_map_of_the_saved_model(inside: Path, name: str, shape: tuple[int, ...]):
     from torchmetrics.detection import MeanAveragePrecision
 
-    from dlpipe.tasks.detect.yolo import detections
+    from dlpipe.tasks.detect.detectors import detections
 
-    model, spec = load_model(Path("models/yolo/model.pt"))
+    model, spec = load_model(Path(f"models/{name}/model.pt"))
     assert spec["family"] == "detect"
     x, targets, names = split_inputs("detect", "test")
-    grid = torch.from_numpy(predict_outputs(model, x))
-    assert grid.shape == (12, 3 * (5 + 10), 3, 3)  # detect.anchors 3; 48 pixels / 16
-    found = detections(grid, 3, score_threshold=0.05, iou_threshold=0.5)
-    coco = MeanAveragePrecision(iou_type="bbox")
+    outputs = torch.from_numpy(predict_outputs(model, x))
+    assert outputs.shape == shape
+    found = detections(name, outputs, 10, score_threshold=0.05, iou_threshold=0.5)
+    coco = MeanAveragePrecision(iou_type="bbox", backend="pycocotools")
     coco.update([{"boxes": b, "scores": s, "labels": c} for b, s, c in found], coco_truth(targets))
-    metrics = json.loads(Path("reports/models/yolo/metrics.json").read_text())
+    metrics = json.loads(Path(f"reports/models/{name}/metrics.json").read_text())
     assert metrics["map50"] == pytest.approx(float(coco.compute()["map_50"]), abs=1e-6)
     assert metrics["objects"] == int((targets[..., 0] >= 0).sum())
+
+
+def test_the_coco_backends_agree_on_the_pipelines_own_detections(inside: Path):
+    from dlpipe.tasks.detect.detectors import detections
+    from dlpipe.tasks.detect.evaluate import coco_map
+
+    model, _ = load_model(Path("models/yolo/model.pt"))
+    x, targets, names = split_inputs("detect", "test")
+    found = detections("yolo", torch.from_numpy(predict_outputs(model, x)), 10, 0.0, 0.5)
+    assert sum(len(boxes) for boxes, _, _ in found) > 10 * len(x)  # every anchor above 0: many boxes
+    reference = coco_map(found, torch.from_numpy(targets), "pycocotools")
+    fast = coco_map(found, torch.from_numpy(targets), "faster_coco_eval")
+    for key in ("map", "map_50", "mar_100", "map_per_class", "precision"):
+        assert torch.allclose(reference[key], fast[key], atol=1e-3), key
+
+
+def test_evaluate_writes_per_class_ap_pr_curves_and_a_confusion_matrix_with_background(inside: Path):
+    metrics = json.loads(Path("reports/models/yolo/metrics.json").read_text())
+    assert set(metrics["ap50"]) <= {str(k) for k in range(10)}
+    with open("reports/models/yolo/pr.csv") as file:
+        rows = list(csv.DictReader(file))
+    assert {row["class"] for row in rows} == set(metrics["ap50"])
+    for label, ap in metrics["ap50"].items():
+        curve = [float(row["precision"]) for row in rows if row["class"] == label]
+        assert len(curve) == 101 and ap == pytest.approx(sum(curve) / 101, abs=1e-6)
+    with open("reports/models/yolo/predictions.csv") as file:
+        pairs = list(csv.DictReader(file))
+    _, targets, _ = split_inputs("detect", "test")
+    truths = [row for row in pairs if row["actual"] != "background"]
+    assert len(truths) == int((targets[..., 0] >= 0).sum())  # each true box once: found or missed
+    for plot in ("pr.png", "confusion.png", "boxes.png"):
+        assert Path(f"reports/models/yolo/{plot}").stat().st_size > 1000
+
+
+def test_tune_studies_a_detector_on_its_validation_map50(inside: Path):
+    import optuna
+
+    # the shipped space samples train.keep_prob, and no detector has dropout: refused at once
+    refused = run_cli("tune", "yolo", "--trials", "1", cwd=inside)
+    assert (refused.returncode, refused.stderr) == (
+        2,
+        "params.yaml: tune.space.train.keep_prob: yolo (yolo) has no dropout layer to tune; "
+        "remove the key from tune.space\n",
+    )
+    assert not (inside / "optuna.db").exists()
+
+    params = yaml.safe_load((inside / "params.yaml").read_text())
+    params["tune"].update(  # replaces the shipped space whole
+        epochs=1, pruner="none", space={"train.lr": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True}}
+    )
+    (inside / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        result = run_cli("tune", "sliding_window", "--trials", "2", cwd=inside)
+    finally:
+        write_params(inside)
+    assert result.returncode == 0, result.stdout + result.stderr
+    study = optuna.load_study(study_name="dlpipe-sliding_window", storage=f"sqlite:///{inside / 'optuna.db'}")
+    assert study.direction == optuna.study.StudyDirection.MAXIMIZE
+    trials = study.get_trials(states=[optuna.trial.TrialState.COMPLETE])
+    assert len(trials) == 2
+    client = mlflow.MlflowClient(f"sqlite:///{inside / 'mlflow.db'}")
+    for trial in trials:  # each trial's value: its best validation mAP@0.5, logged to its run
+        run = client.get_run(trial.user_attrs["mlflow_run_id"])
+        assert trial.value == pytest.approx(run.data.metrics["best_val_map50"])
+        assert 0.0 <= trial.value <= 1.0
+
+
+def test_detect_thresholds_and_examples_are_read_by_the_evaluate_stage(inside: Path):
+    def evaluated(detect: dict) -> tuple[dict, tuple[int, int]]:
+        write_params(inside, {"detect": detect})
+        evaluate.run(load_params(), "yolo")
+        metrics = json.loads(Path("reports/models/yolo/metrics.json").read_text())
+        return metrics, Image.open("reports/models/yolo/boxes.png").size
+
+    try:
+        everything, _ = evaluated({"score_threshold": 0.0, "iou_threshold": 0.99})
+        suppressed, _ = evaluated({"score_threshold": 0.0, "iou_threshold": 0.05})
+        nothing, _ = evaluated({"score_threshold": 0.99, "iou_threshold": 0.5})
+        _, few = evaluated({"examples": 2})
+        _, more = evaluated({"examples": 8})
+    finally:
+        write_params(inside)
+        evaluate.run(load_params(), "yolo")
+    # every anchor of 12 scenes (432 each) but the 100 best per image, then all but non-overlapping ones
+    assert everything["detections"] == 12 * 100 > suppressed["detections"] > 0
+    assert nothing["detections"] == 0 and nothing["mar100"] == 0.0 < everything["mar100"]
+    assert few[0] * few[1] < more[0] * more[1]
+
+
+@pytest.mark.parametrize("name", ["yolo", "sliding_window"])
+def test_detectors_export_to_the_same_detections_after_decoding_and_nms(inside: Path, name: str):
+    report = json.loads(Path(f"reports/models/{name}/export.json").read_text())
+    assert report["detections_unmatched"] == 0
+    session = onnxruntime.InferenceSession(f"models/{name}/model.onnx", providers=["CPUExecutionProvider"])
+    assert [o.name for o in session.get_outputs()] == ["raw"]
+    from dlpipe.tasks.detect.parity import check
+
+    model, _ = load_model(Path(f"models/{name}/model.pt"))
+    x, _, _ = split_inputs("detect", "test")
+    exported = session.run(None, {"images": x.numpy()})[0]
+    counted = check(load_params(), name, 10, predict_outputs(model, x), exported)
+    assert counted == {"detections": report["detections"], "detections_unmatched": 0}
 
 
 def test_detect_anchors_is_read_by_the_train_stage(inside: Path):
@@ -379,11 +492,19 @@ def test_detect_anchors_is_read_by_the_train_stage(inside: Path):
 def test_predict_shows_each_detection_with_its_class_score_and_corners(inside: Path):
     scene = disk.load_arrays(Path("data/detect/split/test.npz"))["x"][0]
     Image.fromarray(scene).save(inside / "crowd.png")
-    result = run_cli("predict", "crowd.png", "--family", "detect", cwd=inside)
+    Image.fromarray(np.repeat(np.repeat(scene, 2, axis=0), 3, axis=1)).save(inside / "wide.png")
+    result = run_cli("predict", "crowd.png", "wide.png", "--model", "yolo", "--out", "drawn", cwd=inside)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("model: models:/dlpipe-yolo@champion\ncrowd.png: ")
-    shown = result.stdout.splitlines()[1].removeprefix("crowd.png: ")
+    lines = result.stdout.splitlines()
+    assert lines[0] == "model: models:/dlpipe-yolo/latest"
+    shown = lines[1].removeprefix("crowd.png: ")
     assert re.fullmatch(r"\d+ objects: .*|no object \(no detection scores 0\.3 or more\)", shown), shown
+    assert lines[2] == "crowd.png: drawn in drawn/crowd_boxes.png"
+    assert lines[4] == "wide.png: drawn in drawn/wide_boxes.png"
+    # each drawn at its own size (the boxes are shares of the sides): the file's pixels where no box is
+    drawn = np.asarray(Image.open(inside / "drawn/wide_boxes.png"))
+    assert drawn.shape == (96, 144, 3)
+    assert (drawn == np.asarray(Image.open(inside / "wide.png"))).mean() > 0.5
 
 
 @pytest.mark.parametrize("key", ["box_weight", "no_object_weight"])

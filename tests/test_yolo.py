@@ -3,10 +3,12 @@ objects; the loss is zero-gradient there and gradient-checked; the network learn
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from conftest import coco_truth
-from dlpipe.tasks.detect.yolo import assign, decode, detections, per_anchor, yolo_loss
+from dlpipe.tasks.detect.detectors import detections
+from dlpipe.tasks.detect.yolo import assign, decode, objectness, per_anchor, yolo_loss
 
 ANCHORS = torch.tensor([[0.1, 0.15], [0.25, 0.3], [0.4, 0.2]], dtype=torch.float64)
 GRID, CLASSES = 6, 4
@@ -49,7 +51,7 @@ def test_each_object_goes_to_the_cell_of_its_centre_and_its_best_fitting_anchor(
 
 def test_outputs_built_from_the_targets_decode_back_to_them_and_cost_no_gradient():
     outputs = perfect_outputs(TARGETS)
-    found = detections(outputs, len(ANCHORS), score_threshold=0.5, iou_threshold=0.5)
+    found = detections("yolo", outputs, CLASSES, score_threshold=0.5, iou_threshold=0.5)
     for objects, (boxes, scores, labels) in zip(TARGETS, found, strict=True):
         real = objects[objects[:, 0] >= 0]
         cx, cy, w, h = real[:, 1:].T
@@ -70,12 +72,36 @@ def test_two_objects_claiming_one_cell_and_anchor_leave_one_target():
     assert assigned.classes.tolist() == [1]  # the later claimant
 
 
-def test_the_loss_is_gradient_checked():
+def test_the_loss_is_gradient_checked_with_its_objectness_targets_held():
     torch.manual_seed(0)
     outputs = torch.randn(
         2, len(ANCHORS) * (5 + CLASSES), GRID, GRID, dtype=torch.float64, requires_grad=True
     )
-    assert torch.autograd.gradcheck(lambda o: yolo_loss(o, TARGETS, ANCHORS, 5.0, 0.5), (outputs,))
+    held = objectness(per_anchor(outputs, len(ANCHORS)), TARGETS, assign(TARGETS, ANCHORS, GRID), 0.5)
+    assert torch.autograd.gradcheck(lambda o: yolo_loss(o, TARGETS, ANCHORS, 5.0, 0.5, held), (outputs,))
+    # held or not, the loss is one number: the targets are constants of it
+    assert torch.equal(
+        yolo_loss(outputs, TARGETS, ANCHORS, 5.0, 0.5, held), yolo_loss(outputs, TARGETS, ANCHORS, 5.0, 0.5)
+    )
+
+
+def test_p_c_learns_the_iou_of_its_box_and_no_guess_overlapping_an_object_is_punished():
+    outputs = perfect_outputs(TARGETS)
+    cells = per_anchor(outputs, len(ANCHORS)).clone()
+    assigned = assign(TARGETS, ANCHORS, GRID)
+    image, anchor, row, col = torch.nonzero(assigned.mask, as_tuple=True)[0:4]
+    # the first object's box twice as wide, about its centre: IoU ½
+    cells[image[0], anchor[0], row[0], col[0], 2] += torch.log(torch.tensor(2.0, dtype=torch.float64))
+    # the same box, from another anchor of its cell: IoU 1, not assigned
+    cells[image[0], 1, row[0], col[0], :4] = per_anchor(outputs, len(ANCHORS))[
+        image[0], anchor[0], row[0], col[0], :4
+    ]
+    held = objectness(cells, TARGETS, assigned, 0.5)
+    assert float(held.wanted[image[0], anchor[0], row[0], col[0]]) == pytest.approx(0.5)
+    assert held.wanted[image[1:], anchor[1:], row[1:], col[1:]].tolist() == pytest.approx([1.0, 1.0, 1.0])
+    assert held.weights[image[0], 1, row[0], col[0]] == 0.0
+    assert held.weights[assigned.mask].tolist() == [1.0] * 4
+    assert held.weights.sum() == 4 + 0.5 * (held.weights.numel() - 5)
 
 
 def test_decoding_places_a_box_by_its_cell_and_anchor():
@@ -119,7 +145,7 @@ def test_the_network_learns_to_find_every_digit_of_a_few_scenes():
         loss.backward()
         optimizer.step()
     with torch.no_grad():
-        found = detections(model.eval()(x), len(anchors), score_threshold=0.05, iou_threshold=0.5)
+        found = detections("yolo", model.eval()(x), 10, score_threshold=0.05, iou_threshold=0.5)
     score = MeanAveragePrecision(iou_type="bbox")
     score.update([{"boxes": b, "scores": s, "labels": c} for b, s, c in found], coco_truth(targets))
     assert float(score.compute()["map_50"]) > 0.95  # it saw these scenes: it must find them

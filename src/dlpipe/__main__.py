@@ -68,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
         "--family", default="classify", choices=list(FAMILIES), help=f"whose champion ({families})"
     )
     predict.add_argument("--top", type=_positive(int), default=5, help="classes shown per image")
+    predict.add_argument("--out", default=".", help="detect: the folder its images with boxes go to")
     return parser
 
 
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.stage == "predict":
             from dlpipe import inference
 
-            inference.run(params, args.images, args.family, args.model, args.top)
+            inference.run(params, args.images, args.family, args.model, args.top, args.out)
             return 0
         stage = importlib.import_module(f"dlpipe.stages.{args.stage}")
         if args.stage == "tune":

@@ -46,8 +46,9 @@ def crown(params: Params, family: str, best: str) -> dict:
     }
 
 
-def champion_uri(params: Params, family: str) -> str:
-    """``models:/<name>@champion`` of the family's registered model that holds the alias."""
+def champion_of(params: Params, family: str) -> tuple[str, str]:
+    """(``models:/<name>@champion``, the model's key in models) of the family's registered model
+    that holds the alias."""
     from mlflow.exceptions import MlflowException
 
     client = tracking.client(params.tracking)
@@ -57,5 +58,5 @@ def champion_uri(params: Params, family: str) -> str:
             client.get_model_version_by_alias(registered, ALIAS)
         except MlflowException:
             continue
-        return f"models:/{registered}@{ALIAS}"
+        return f"models:/{registered}@{ALIAS}", name
     raise DataError(f"no {family} model has the alias champion: run `dvc repro` first")

@@ -45,20 +45,20 @@ def normalise(images: np.ndarray, stats: dict[str, list[float]]) -> np.ndarray:
     return (x - mean) / std
 
 
-def model_uri(params: Params, family: str, name: str | None) -> str:
-    """The family's champion, or the newest registered version of model ``name``."""
+def model_uri(params: Params, family: str, name: str | None) -> tuple[str, str]:
+    """(URI, model name) of the family's champion, or of the newest registered version of ``name``."""
     if name is None:
-        return champion.champion_uri(params, family)
+        return champion.champion_of(params, family)
     if name not in params.model_families:
         listed = ", ".join(params.model_families)
         raise DataError(f"--model {name}: no family's models list it (listed: {listed})")
-    return f"models:/{champion.registered_name(params, name)}/latest"
+    return f"models:/{champion.registered_name(params, name)}/latest", name
 
 
 def predict(
     params: Params, files: list[str], family: str = "classify", name: str | None = None
 ) -> tuple[str, list[str], np.ndarray]:
-    """(model URI, the family's names, the network's outputs N×outputs)."""
+    """(model URI, model name, the family's names, the network's outputs N×outputs)."""
     if name is not None and name in params.model_families:
         family = params.family_of(name)
     report = paths.split_report(family)
@@ -67,7 +67,7 @@ def predict(
     split = disk.read_json(report)
     size, _, channels = split["image_shape"]
     x = normalise(load_images(files, size, channels), disk.read_json(paths.normalization(family)))
-    uri = model_uri(params, family, name)
+    uri, name = model_uri(params, family, name)
     tracking.client(params.tracking)
     import mlflow.pyfunc
     from mlflow.exceptions import MlflowException
@@ -79,13 +79,19 @@ def predict(
     output = loaded.predict(x)
     if isinstance(output, dict):
         output = output[FAMILIES[family].output]
-    return uri, split["names"], np.asarray(output, dtype=np.float64)
+    return uri, name, split["names"], np.asarray(output, dtype=np.float64)
 
 
-def run(params: Params, files: list[str], family: str, name: str | None = None, top: int = 5) -> None:
-    uri, names, outputs = predict(params, files, family, name)
-    family = params.family_of(name) if name in params.model_families else family
+def run(
+    params: Params, files: list[str], family: str, name: str | None = None, top: int = 5, out: str = "."
+) -> None:
+    """Prints each image's results; a family that draws them (detect) writes ``out``/STEM_boxes.png."""
+    uri, name, names, outputs = predict(params, files, family, name)
+    family, arch = params.family_of(name), params.arch_of(name)
     print(f"model: {uri}")
-    show = FAMILIES[family].part("predict").show
+    shown = FAMILIES[family].part("predict")
     for file, row in zip(files, outputs, strict=True):
-        print(f"{file}: {show(row, names, top)}")
+        print(f"{file}: {shown.show(row, names, top, arch)}")
+        if hasattr(shown, "draw"):
+            drawn = shown.draw(Path(file), row, names, arch, Path(out) / f"{Path(file).stem}_boxes.png")
+            print(f"{file}: drawn in {drawn}")

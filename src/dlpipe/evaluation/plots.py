@@ -70,6 +70,18 @@ def per_class_bars(per_class: dict[str, dict], path: Path, title: str) -> None:
     _save(figure, path)
 
 
+def precision_recall(curves: dict[str, np.ndarray], recalls: np.ndarray, path: Path, title: str) -> None:
+    """One precision-recall curve per class."""
+    figure, axis = plt.subplots(figsize=(6, 5))
+    for label, precision in curves.items():
+        axis.plot(recalls, precision, label=f"{label} (AP {precision.mean():.3f})")
+    axis.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="recall", ylabel="precision", title=title)
+    axis.grid(alpha=0.3)
+    axis.legend(loc="lower left", fontsize=7, ncol=2)
+    figure.tight_layout()
+    _save(figure, path)
+
+
 def reliability_diagram(bins: list[dict], ece: float, path: Path, title: str) -> None:
     """Accuracy against confidence per bin; the diagonal is perfect calibration."""
     figure, axis = plt.subplots(figsize=(5, 5))

@@ -26,7 +26,7 @@ Plot = Callable[[np.ndarray, np.ndarray, np.ndarray, list[str]], None]
 
 
 def evaluate(
-    params: Params, family: str, name: str, score: Score, plot: Plot, plot_file: str
+    params: Params, family: str, name: str, score: Score, plot: Plot, plot_files: list[str]
 ) -> tuple[dict[str, float], dict]:
     """Model ``name``'s evaluation: its scores on the un-augmented train split (at most
     ``evaluate.diagnosis_train_examples`` of it), val and test splits (the diagnosis reads all
@@ -41,7 +41,7 @@ def evaluate(
         scored[split] = score(torch.from_numpy(outputs), torch.from_numpy(targets), names)
     plot(disk.load_arrays(paths.split_file(family, "test"))["x"], targets, outputs, names)
     found, error_name = diagnosis(params, family, scored)
-    publish(params, name, scored["test"], found, error_name, [plot_file])
+    publish(params, name, scored["test"], found, error_name, plot_files)
     return scored["test"], found
 
 
@@ -78,7 +78,13 @@ def publish(params: Params, name: str, metrics: dict, found: dict, error_name: s
     disk.write_text(report_dir / paths.DIAGNOSIS_MD, to_markdown(name, error_name, found))
     disk.write_json(report_dir / paths.METRICS, metrics)
     run_id = tracking.read_run_id(name)
-    logged = {f"test_{key}": value for key, value in metrics.items()}
+    logged = {}
+    for key, value in metrics.items():  # per-class values as test_KEY.CLASS
+        logged.update(
+            {f"test_{key}.{k}": v for k, v in value.items()}
+            if isinstance(value, dict)
+            else {f"test_{key}": value}
+        )
     tracking.log_metrics(params.tracking, run_id, {**logged, **diagnosis_metrics(found)})
     mlflow_client = tracking.client(params.tracking)
     mlflow_client.set_tag(run_id, "diagnosis", found["dominant"])

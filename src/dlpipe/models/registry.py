@@ -31,9 +31,10 @@ ARCHITECTURES: dict[str, str] = {
     "nin": "dlpipe.models.nin:network_in_network",
     "inception": "dlpipe.models.inception:googlenet",
     "yolo": "dlpipe.models.yolo:yolo",
+    "sliding_window": "dlpipe.models.sliding_window:sliding_window",
 }
 # Architectures whose output is a grid of boxes: the detect family's, and only its.
-DETECTORS = frozenset({"yolo"})
+DETECTORS = frozenset({"yolo", "sliding_window"})
 
 
 def builder(name: str) -> Callable[..., nn.Module]:

@@ -3,7 +3,8 @@
 The ONNX graph has one input, ``images``, and one output named by the model's
 family (``logits``, ``outputs``, ``points``). Fails (and writes nothing) when
 ONNX or torch.export outputs differ from eager by more than ``export.max_abs_diff``
-on the first ``export.parity_examples`` images of the family's test split;
+on the first ``export.parity_examples`` images of the family's test split, or, for a
+detector, when the ONNX outputs lead to other detections (tasks/detect/parity.py);
 otherwise logs the ONNX model with its signature to the training run and
 registers it.
 """
@@ -52,7 +53,7 @@ def _log_to_mlflow(
 def run(params: Params, name: str) -> None:
     model, spec = load_model(paths.model_file(name))
     output = FAMILIES[spec["family"]].output
-    x, _, _ = split_inputs(spec["family"], "test")
+    x, _, names = split_inputs(spec["family"], "test")
     # A converter's error shows on any input: a sample spares 12,000 scenes three passes each.
     x = x[: params.export.parity_examples]
     eager = predict_outputs(model, x)
@@ -85,6 +86,15 @@ def run(params: Params, name: str) -> None:
                 f"export@{name}: exported outputs differ from eager by {worst:.3g} "
                 f"(export.max_abs_diff is {params.export.max_abs_diff:g})"
             )
+        if spec["family"] == "detect":
+            parity = FAMILIES[spec["family"]].part("parity")
+            report.update(parity.check(params, spec["arch"], len(names), eager, onnx_out))
+            if report["detections_unmatched"]:
+                raise ExportError(
+                    f"export@{name}: {report['detections_unmatched']} of {report['detections']} detections"
+                    f" differ after decoding and NMS (IoU < {parity.MATCH_IOU}, or a score off by more"
+                    f" than {parity.MATCH_SCORE})"
+                )
         single, one = x[:1], x[:1].numpy()
         with torch.inference_mode():
             report["eager_latency_ms"] = formats.median_latency_ms(

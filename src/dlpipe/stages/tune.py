@@ -12,11 +12,30 @@ from pathlib import Path
 
 from dlpipe import paths
 from dlpipe.config import Params
+from dlpipe.errors import ConfigError
 from dlpipe.tuning import report, study
 
 
 def report_dir(name: str) -> Path:
     return paths.REPORTS / "tune" / name
+
+
+def _check_space(params: Params, name: str) -> None:
+    """A space that samples ``train.keep_prob`` for a network without dropout would fail every
+    trial; refused before the study starts."""
+    if "train.keep_prob" not in params.tune.space:
+        return
+    from dlpipe.models.registry import build_model
+    from dlpipe.training.regularization import set_keep_prob
+
+    family = params.family_of(name)
+    options = params.model_settings(name).options
+    network = build_model(params.arch_of(name), 3, 10, params.data_of(family).image_size, options)
+    if not set_keep_prob(network, 1.0):
+        raise ConfigError(
+            f"tune.space.train.keep_prob: {name} ({params.arch_of(name)}) has no dropout layer to tune; "
+            "remove the key from tune.space"
+        )
 
 
 def run(
@@ -28,6 +47,7 @@ def run(
     storage: str | None = None,
     study_name: str | None = None,
 ) -> None:
+    _check_space(params, name)
     tune = params.tune
     trials, workers = trials or tune.trials, workers or tune.workers
     timeout = timeout if timeout is not None else tune.timeout

@@ -87,7 +87,7 @@ FAMILIES: dict[str, Family] = {
             title="Object detection",
             monitors={"map50": ("val_map50", "max")},
             columns=("map50", "map", "mar100"),
-            output="grid",
+            output="raw",  # before decoding and NMS: a grid (yolo), windows and logits (sliding_window)
         ),
     )
 }

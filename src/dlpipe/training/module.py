@@ -65,7 +65,7 @@ class Task(pl.LightningModule, abc.ABC):
             names=data.names,
             options=options,
             train=train.model_dump(),
-            **cls.settings(params, data, train),
+            **cls.settings(params, name, data, train),
         )
 
     @staticmethod
@@ -75,7 +75,7 @@ class Task(pl.LightningModule, abc.ABC):
         ...
 
     @staticmethod
-    def settings(params: Params, data: Any, train: TrainParams) -> dict[str, Any]:
+    def settings(params: Params, name: str, data: Any, train: TrainParams) -> dict[str, Any]:
         """The family's own keyword arguments, read from params (and the data it trains on)."""
         return {}
 

@@ -7,7 +7,7 @@ import numpy as np
 from dlpipe.evaluation.metrics import probabilities
 
 
-def show(logits: np.ndarray, names: list[str], top: int) -> str:
+def show(logits: np.ndarray, names: list[str], top: int, arch: str) -> str:
     """``3 (3 0.9812, 8 0.0101, ...)`` from one image's logits."""
     row = probabilities(logits[None, :])[0]
     order = np.argsort(-row, kind="stable")[:top]

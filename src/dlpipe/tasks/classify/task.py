@@ -65,7 +65,7 @@ class ClassificationTask(Task):
         return len(names)  # one logit per class
 
     @staticmethod
-    def settings(params: Params, data: Any, train: TrainParams) -> dict[str, Any]:
+    def settings(params: Params, name: str, data: Any, train: TrainParams) -> dict[str, Any]:
         """The validation computes the same weighted and cost errors as evaluate."""
         return selection_costs(params.evaluate, data.names)
 

@@ -78,3 +78,33 @@ def mean_average_precision(tp: Tensor, fp: Tensor, truths: Tensor) -> Tensor:
     ap = (gained * envelope).sum(-1)
     present = truths > 0
     return ap[present].mean() if present.any() else tp.new_tensor(0.0)
+
+
+def confusion_pairs(
+    found: list[tuple[Tensor, Tensor, Tensor]], targets: Tensor, classes: int, score_threshold: float
+) -> tuple[Tensor, Tensor]:
+    """(actual, predicted) classes of the detections scoring ``score_threshold`` or more, with
+    ``classes`` standing for background: per image, detections in descending score take the
+    not yet matched true box of any class they overlap most at IoU ≥ 0.5 (actual: its class);
+    the others are (background, their class); a true box left unmatched is (its class,
+    background)."""
+    actual, predicted = [], []
+    for (boxes, scores, labels), objects in zip(found, targets.cpu(), strict=True):
+        truth_boxes, truth_labels = true_boxes(objects)
+        shown = scores >= score_threshold
+        boxes, scores, labels = boxes[shown].cpu(), scores[shown].cpu(), labels[shown].cpu()
+        overlaps = box_iou(boxes, truth_boxes) if len(boxes) and len(truth_boxes) else None
+        taken = torch.zeros(len(truth_boxes), dtype=torch.bool)
+        for i in torch.argsort(scores, descending=True, stable=True).tolist():
+            best = -1
+            if overlaps is not None:
+                candidates = overlaps[i].masked_fill(taken, -1.0)
+                best = int(candidates.argmax()) if candidates.max() >= IOU else -1
+            if best >= 0:
+                taken[best] = True
+            actual.append(int(truth_labels[best]) if best >= 0 else classes)
+            predicted.append(int(labels[i]))
+        for missed in truth_labels[~taken].tolist():
+            actual.append(missed)
+            predicted.append(classes)
+    return torch.tensor(actual, dtype=torch.long), torch.tensor(predicted, dtype=torch.long)

@@ -1,5 +1,7 @@
-"""Object detection as a LightningModule: YOLO (models/yolo.py) with anchors chosen by k-means on
-the training boxes, trained with YOLO's loss, its checkpoint chosen on validation mAP@0.5."""
+"""Object detection as a LightningModule, for each detector of the family: YOLO (models/yolo.py)
+with anchors chosen by k-means on the training boxes and trained with YOLO's loss, and the
+sliding-window classifier (models/sliding_window.py) trained on crops; the checkpoint of
+either is chosen on validation mAP@0.5."""
 
 from __future__ import annotations
 
@@ -10,9 +12,11 @@ from torch import Tensor
 
 from dlpipe.config import Params, TrainParams
 from dlpipe.errors import ConfigError
+from dlpipe.tasks.detect import windows
 from dlpipe.tasks.detect.anchors import kmeans_anchors
+from dlpipe.tasks.detect.detectors import detections
 from dlpipe.tasks.detect.scores import counted, mean_average_precision
-from dlpipe.tasks.detect.yolo import detections, yolo_loss
+from dlpipe.tasks.detect.yolo import yolo_loss
 from dlpipe.training.module import Task
 
 
@@ -23,54 +27,68 @@ class DetectionTask(Task):
     def __init__(
         self,
         *args: Any,
-        anchors: list[list[float]],
         box_weight: float,
         no_object_weight: float,
         score_threshold: float,
         iou_threshold: float,
+        anchors: list[list[float]] | None = None,
         **kwargs: Any,
     ):
         super().__init__(*args, **kwargs)
-        self.model.anchor_sizes.copy_(torch.tensor(anchors))
+        self.arch = self.hparams["arch"]
+        if anchors is not None:
+            self.model.anchor_sizes.copy_(torch.tensor(anchors))
         self.box_weight, self.no_object_weight = box_weight, no_object_weight
         self.score_threshold, self.iou_threshold = score_threshold, iou_threshold
 
     @classmethod
     def build(cls, params: Params, name: str, data: Any, options: dict[str, Any], train: TrainParams) -> Task:
-        """The task with ``detect.anchors`` anchors per cell (a count the network is built with)."""
-        if "anchors" in options:
-            raise ConfigError(f"{params.model_key(name)}.options.anchors: set detect.anchors instead")
-        return super().build(params, name, data, {**options, "anchors": params.detect.anchors}, train)
+        """YOLO with ``detect.anchors`` anchors per cell (a count the network is built with)."""
+        if params.arch_of(name) == "yolo":
+            if "anchors" in options:
+                raise ConfigError(f"{params.model_key(name)}.options.anchors: set detect.anchors instead")
+            options = {**options, "anchors": params.detect.anchors}
+        return super().build(params, name, data, options, train)
 
     @staticmethod
     def outputs_for(names: list[str]) -> int:
-        return len(names)  # the classes; the network sizes its grid of anchors itself
+        return len(names)  # the classes; each detector sizes its output itself
 
     @staticmethod
-    def settings(params: Params, data: Any, train: TrainParams) -> dict[str, Any]:
-        """The loss's and NMS's settings, and the anchor sizes: k-means on the training boxes."""
-        objects = data.datasets["train"].y.reshape(-1, 5)
-        anchors, fit = kmeans_anchors(
-            objects[objects[:, 0] >= 0, 3:5].numpy(), params.detect.anchors, seed=train.seed
-        )
-        print(f"anchors (w, h) {anchors.round(3).tolist()}: mean IoU {fit:.3f} with the training boxes")
+    def settings(params: Params, name: str, data: Any, train: TrainParams) -> dict[str, Any]:
+        """The loss's and NMS's settings, and YOLO's anchor sizes: k-means on the training boxes."""
         detect = params.detect
-        return {
-            "anchors": anchors.tolist(),
+        found = {
             "box_weight": detect.box_weight,
             "no_object_weight": detect.no_object_weight,
             "score_threshold": detect.score_threshold,
             "iou_threshold": detect.iou_threshold,
         }
+        if params.arch_of(name) == "yolo":
+            objects = data.datasets["train"].y.reshape(-1, 5)
+            anchors, fit = kmeans_anchors(
+                objects[objects[:, 0] >= 0, 3:5].numpy(), detect.anchors, seed=train.seed
+            )
+            print(f"anchors (w, h) {anchors.round(3).tolist()}: mean IoU {fit:.3f} with the training boxes")
+            found["anchors"] = anchors.tolist()
+        return found
 
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        if self.arch == "sliding_window":
+            return windows.loss(outputs, targets, self.model.classes)
         return yolo_loss(outputs, targets, self.model.anchor_sizes, self.box_weight, self.no_object_weight)
+
+    def training_loss(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """The sliding-window classifier learns from crops of the scenes, not from whole scenes."""
+        if self.arch == "sliding_window":
+            return windows.crop_loss(self.model, x, y)
+        return super().training_loss(x, y)
 
     def batch_sums(self, outputs: Tensor, targets: Tensor) -> dict[str, Tensor]:
         """Validation batches only: NMS on every training step would cost more than the step."""
         if self.training:
             return {}
-        found = detections(outputs, self.model.anchors, self.score_threshold, self.iou_threshold)
+        found = detections(self.arch, outputs, self.model.classes, self.score_threshold, self.iou_threshold)
         return counted(found, targets, self.model.classes)
 
     def epoch_metrics(self, sums: dict[str, Tensor]) -> dict[str, Tensor]:

@@ -56,7 +56,7 @@ def run(params: Params, name: str) -> None:
         points_plot(images, targets, outputs, params.landmarks.examples, name)
 
     score = scorer(params.landmarks.pck_threshold)
-    metrics, found = report.evaluate(params, "landmarks", name, score, plot, PLOT)
+    metrics, found = report.evaluate(params, "landmarks", name, score, plot, [PLOT])
     print(
         f"evaluate@{name}: NME {metrics['nme']:.4f}, PCK@{params.landmarks.pck_threshold:g} "
         f"{metrics['pck']:.4f}; dominant gap: {found['dominant']}"

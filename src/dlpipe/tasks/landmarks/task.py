@@ -32,7 +32,7 @@ class LandmarkTask(Task):
         return 2 * len(names)  # (x, y) of each point
 
     @staticmethod
-    def settings(params: Params, data: Any, train: TrainParams) -> dict[str, Any]:
+    def settings(params: Params, name: str, data: Any, train: TrainParams) -> dict[str, Any]:
         return {"pck_threshold": params.landmarks.pck_threshold}
 
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:

@@ -71,7 +71,7 @@ def run(params: Params, name: str) -> None:
     def plot(images: np.ndarray, targets: np.ndarray, outputs: np.ndarray, names: list[str]) -> None:
         boxes_plot(images, targets, outputs, names, params.localize.examples, name)
 
-    metrics, found = report.evaluate(params, "localize", name, score, plot, PLOT)
+    metrics, found = report.evaluate(params, "localize", name, score, plot, [PLOT])
     print(
         f"evaluate@{name}: object accuracy {metrics['object_accuracy']:.4f}, class accuracy "
         f"{metrics['class_accuracy']:.4f}, mean IoU {metrics['mean_iou']:.4f}, "

@@ -7,7 +7,7 @@ import numpy as np
 from dlpipe.evaluation.metrics import probabilities
 
 
-def show(outputs: np.ndarray, names: list[str], top: int) -> str:
+def show(outputs: np.ndarray, names: list[str], top: int, arch: str) -> str:
     """``7 (p_c 0.99; box centre 0.41 0.52, height 0.30, width 0.21; 7 0.97, 1 0.02)``."""
     present = 1.0 / (1.0 + np.exp(-outputs[0]))
     if present <= 0.5:

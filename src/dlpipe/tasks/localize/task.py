@@ -29,7 +29,7 @@ class LocalizationTask(Task):
         return 5 + len(names)  # p_c, the box, one logit per class
 
     @staticmethod
-    def settings(params: Params, data: Any, train: TrainParams) -> dict[str, Any]:
+    def settings(params: Params, name: str, data: Any, train: TrainParams) -> dict[str, Any]:
         return {"box_weight": params.localize.box_weight}
 
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
