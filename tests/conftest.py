@@ -32,13 +32,7 @@ TINY = {
     "detect": {
         "data": {"images": 60, "image_size": 48, "max_objects": 3},
         "augment": {"copies": 1},  # the boxes' path through augmentation, tested
-        "models": {
-            "yolo": {"options": {"width": 8}, "train": {"epochs": 1}},
-            "sliding_window": {
-                "options": {"sides": [0.4], "window": 20, "width": 4, "hidden": 16},
-                "train": {"epochs": 1},
-            },
-        },
+        "models": {"yolo": {"options": {"width": 8}, "train": {"epochs": 1}}},
     },
     "train": {"epochs": 2, "steps": None, "accelerator": "cpu", "devices": 1},
     "transfer": {"pretrain_epochs": 1, "finetune_epochs": 2},

@@ -18,7 +18,8 @@ import torch
 import yaml
 from PIL import Image
 
-from conftest import REPO, coco_truth, run_cli, write_params
+import conftest
+from conftest import REPO, TINY, coco_truth, merge, run_cli
 from dlpipe import disk, tracking
 from dlpipe.config import load_params
 from dlpipe.evaluation.outputs import predict_outputs, split_inputs
@@ -26,6 +27,21 @@ from dlpipe.models.checkpoint import load_model
 from dlpipe.stages import augment, evaluate, export, leaderboard, split, train
 from dlpipe.tasks.landmarks.points import distances
 from dlpipe.tasks.localize.boxes import decode_box, iou
+
+# The pipeline tests train one detector (TINY's); this module trains the sliding windows too.
+DETECTORS = {
+    **TINY["detect"]["models"],
+    "sliding_window": {
+        "options": {"sides": [0.4], "window": 20, "width": 4, "hidden": 16},
+        "train": {"epochs": 1},
+    },
+}
+
+
+def write_params(root: Path, overrides: dict | None = None) -> None:
+    """conftest's, with both detectors."""
+    conftest.write_params(root, merge({"detect": {"models": DETECTORS}}, overrides or {}))
+
 
 FAMILY_ENTRIES = {"localize": ["lenet5_box"], "landmarks": ["corners"], "detect": ["yolo", "sliding_window"]}
 

@@ -35,7 +35,11 @@ def reference_nms(
             best, *rest = candidates
             kept.append(best)
             overlaps = box_iou(boxes[best : best + 1], boxes[rest]).flatten() if rest else []
-            candidates = [i for i, overlap in zip(rest, overlaps, strict=True) if overlap <= iou_threshold]
+            # the float32 IoU against the threshold as a Python float (a double), as torchvision's
+            # kernel compares them: at an IoU of exactly 0.3, 0.3 in float32 is above 0.3
+            candidates = [
+                i for i, overlap in zip(rest, overlaps, strict=True) if float(overlap) <= iou_threshold
+            ]
     kept.sort(key=lambda i: -float(scores[i]))
     return torch.tensor(kept, dtype=torch.int64)
 
