@@ -489,6 +489,15 @@ def test_detectors_export_to_the_same_detections_after_decoding_and_nms(inside: 
     assert counted == {"detections": report["detections"], "detections_unmatched": 0}
 
 
+def test_the_anchors_k_means_chose_are_logged_to_the_training_run(inside: Path):
+    import ast
+
+    run = mlflow.MlflowClient(f"sqlite:///{inside / 'mlflow.db'}").get_run(tracking.read_run_id("yolo"))
+    model, _ = load_model(Path("models/yolo/model.pt"))
+    logged = torch.tensor(ast.literal_eval(run.data.params["anchors"]))
+    assert torch.allclose(logged, model.anchor_sizes)
+
+
 def test_detect_anchors_is_read_by_the_train_stage(inside: Path):
     """detect.anchors: how many anchor boxes each grid cell predicts, their sizes by k-means."""
     write_params(inside, {"detect": {"anchors": 2}})

@@ -5,6 +5,11 @@ Raw outputs within ``export.max_abs_diff`` can still part at NMS (two boxes of n
 score swap, a score at the threshold falls on the other side), so the detections are
 compared too: every detection of the trained network must have one of the exported's, of
 its class, at IoU ≥ MATCH_IOU with a score within MATCH_SCORE, and the counts must agree.
+Two boxes of a class whose IoU sits at the NMS threshold can part either way under float
+noise (measured: 4 of 69,855 sliding-window detections on 4,000 scenes): export fails when
+more than MAX_UNMATCHED_SHARE of the detections are unmatched.
+Detections within MATCH_SCORE of a cut (the score threshold, or an image's 100th score where
+it keeps MOST_DETECTIONS) are left out on both sides: either side may fall either way there.
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ import torch
 from torchvision.ops import box_iou
 
 from dlpipe.config import Params
-from dlpipe.tasks.detect.detectors import detections
+from dlpipe.tasks.detect.detectors import MOST_DETECTIONS, detections
 
 MATCH_IOU = 0.99
 MATCH_SCORE = 1e-4
+MAX_UNMATCHED_SHARE = 1e-4
 
 
 def _unmatched(ours: tuple[torch.Tensor, ...], theirs: tuple[torch.Tensor, ...]) -> int:
@@ -38,6 +44,15 @@ def _unmatched(ours: tuple[torch.Tensor, ...], theirs: tuple[torch.Tensor, ...])
     return len(boxes) + len(other_boxes) - 2 * matched
 
 
+def _clear_of_cuts(image: tuple[torch.Tensor, ...], score_threshold: float) -> tuple[torch.Tensor, ...]:
+    boxes, scores, labels = image
+    low = score_threshold
+    if len(scores) >= MOST_DETECTIONS:
+        low = max(low, float(scores.min()))
+    clear = scores >= low + MATCH_SCORE
+    return boxes[clear], scores[clear], labels[clear]
+
+
 def check(
     params: Params, arch: str, classes: int, eager: np.ndarray, exported: np.ndarray
 ) -> dict[str, float]:
@@ -48,5 +63,6 @@ def check(
         detections(arch, torch.from_numpy(outputs), classes, settings.score_threshold, settings.iou_threshold)
         for outputs in (eager, exported)
     ]
+    found = [[_clear_of_cuts(image, settings.score_threshold) for image in side] for side in found]
     unmatched = sum(_unmatched(a, b) for a, b in zip(*found, strict=True))
     return {"detections": sum(len(f[0]) for f in found[0]), "detections_unmatched": unmatched}
