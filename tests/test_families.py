@@ -28,22 +28,30 @@ from dlpipe.stages import augment, evaluate, export, leaderboard, split, train
 from dlpipe.tasks.landmarks.points import distances
 from dlpipe.tasks.localize.boxes import decode_box, iou
 
-# The pipeline tests train one detector (TINY's); this module trains the sliding windows too.
+# The pipeline tests train one detector (TINY's); this module trains the other two too.
 DETECTORS = {
     **TINY["detect"]["models"],
     "sliding_window": {
         "options": {"sides": [0.4], "window": 20, "width": 4, "hidden": 16},
         "train": {"epochs": 1},
     },
+    "faster_rcnn": {
+        "options": {"width": 4, "feature_channels": 8, "proposals": 10, "hidden": 16},
+        "train": {"epochs": 1},
+    },
 }
 
 
 def write_params(root: Path, overrides: dict | None = None) -> None:
-    """conftest's, with both detectors."""
+    """conftest's, with the three detectors."""
     conftest.write_params(root, merge({"detect": {"models": DETECTORS}}, overrides or {}))
 
 
-FAMILY_ENTRIES = {"localize": ["lenet5_box"], "landmarks": ["corners"], "detect": ["yolo", "sliding_window"]}
+FAMILY_ENTRIES = {
+    "localize": ["lenet5_box"],
+    "landmarks": ["corners"],
+    "detect": ["yolo", "sliding_window", "faster_rcnn"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -367,6 +375,8 @@ def test_detection_splits_hold_each_scene_and_a_table_of_its_objects(inside: Pat
         # one side, 0.4: scenes resized to 20 / 0.4 = 50 pixels, 8×8 windows of 20 at stride 4;
         # each window's box, then 10 digits and background
         ("sliding_window", (12, 64, 4 + 10 + 1)),
+        # 10 proposals, each with a box and score for each of the 10 digits
+        ("faster_rcnn", (12, 10 * 10, 6)),
     ],
 )
 def test_detection_metrics_are_coco_map_of_the_saved_model(inside: Path, name: str, shape: tuple[int, ...]):
@@ -474,19 +484,39 @@ def test_detect_thresholds_and_examples_are_read_by_the_evaluate_stage(inside: P
     assert few[0] * few[1] < more[0] * more[1]
 
 
-@pytest.mark.parametrize("name", ["yolo", "sliding_window"])
-def test_detectors_export_to_the_same_detections_after_decoding_and_nms(inside: Path, name: str):
+@pytest.mark.parametrize(
+    ("name", "fixed_batch"), [("yolo", False), ("sliding_window", False), ("faster_rcnn", True)]
+)
+def test_detectors_export_to_the_same_detections_after_decoding_and_nms(
+    inside: Path, name: str, fixed_batch: bool
+):
     report = json.loads(Path(f"reports/models/{name}/export.json").read_text())
-    assert report["detections_unmatched"] == 0
+    assert report["detections_unmatched"] == report["pt2_detections_unmatched"] == 0
     session = onnxruntime.InferenceSession(f"models/{name}/model.onnx", providers=["CPUExecutionProvider"])
     assert [o.name for o in session.get_outputs()] == ["raw"]
+    # the two-stage detector takes one image at a time; the others, a symbolic batch
+    assert (session.get_inputs()[0].shape[0] == 1) == fixed_batch
     from dlpipe.tasks.detect.parity import check
 
     model, _ = load_model(Path(f"models/{name}/model.pt"))
     x, _, _ = split_inputs("detect", "test")
-    exported = session.run(None, {"images": x.numpy()})[0]
+    exported = np.concatenate([session.run(None, {"images": image[None].numpy()})[0] for image in x])
     counted = check(load_params(), name, 10, predict_outputs(model, x), exported)
     assert counted == {"detections": report["detections"], "detections_unmatched": 0}
+
+
+def test_the_two_stage_detector_reports_its_proposal_recall_and_validation_loss(inside: Path):
+    from dlpipe.tasks.detect.two_stage import proposal_recall
+
+    metrics = json.loads(Path("reports/models/faster_rcnn/metrics.json").read_text())
+    model, _ = load_model(Path("models/faster_rcnn/model.pt"))
+    x, targets, _ = split_inputs("detect", "test")
+    assert metrics["proposal_recall100"] == round(proposal_recall(model, x, torch.from_numpy(targets)), 6)
+    assert 0.0 < metrics["proposal_recall100"] <= 1.0
+    client = mlflow.MlflowClient(f"sqlite:///{inside / 'mlflow.db'}")
+    run = client.get_run(tracking.read_run_id("faster_rcnn"))
+    assert run.data.metrics["test_proposal_recall100"] == metrics["proposal_recall100"]
+    assert run.data.metrics["val_loss"] > 0.0  # both stages' losses on the validation scenes
 
 
 def test_the_anchors_k_means_chose_are_logged_to_the_training_run(inside: Path):

@@ -2,7 +2,8 @@
 
 TorchScript is deprecated in this torch, so the two portable formats are an
 ONNX graph (dynamo exporter, run by onnxruntime) and a ``.pt2`` exported
-program. Both take any batch size.
+program. Both take any batch size, unless the network's code loops over a batch's images
+(the two-stage detector): then the one of the example.
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ def _dynamic_batch() -> tuple[dict[int, torch.export.Dim], ...]:
     return ({0: torch.export.Dim("batch", min=1, max=_MAX_BATCH)},)
 
 
-def export_program(model: nn.Module, example: torch.Tensor) -> torch.export.ExportedProgram:
-    """Trace the model once, with a dynamic batch dimension; both formats come from this trace."""
-    return torch.export.export(model, (example,), dynamic_shapes=_dynamic_batch())
+def export_program(
+    model: nn.Module, example: torch.Tensor, dynamic_batch: bool = True
+) -> torch.export.ExportedProgram:
+    """Trace the model once, with a dynamic batch dimension unless ``dynamic_batch`` is false
+    (then the example's); both formats come from this trace."""
+    return torch.export.export(model, (example,), dynamic_shapes=_dynamic_batch() if dynamic_batch else None)
 
 
 def save_program(program: torch.export.ExportedProgram, path: Path) -> None:

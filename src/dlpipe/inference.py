@@ -76,9 +76,13 @@ def predict(
         loaded = mlflow.pyfunc.load_model(uri)
     except MlflowException as exc:
         raise DataError(f"{uri}: cannot load it ({str(exc).splitlines()[0]})") from None
-    output = loaded.predict(x)
-    if isinstance(output, dict):
-        output = output[FAMILIES[family].output]
+
+    def one(image: np.ndarray) -> np.ndarray:
+        output = loaded.predict(image)
+        return output[FAMILIES[family].output] if isinstance(output, dict) else output
+
+    # an image at a time: the two-stage detector is exported for batches of one
+    output = np.concatenate([one(x[i : i + 1]) for i in range(len(x))])
     return uri, name, split["names"], np.asarray(output, dtype=np.float64)
 
 

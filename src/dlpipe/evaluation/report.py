@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from torch import nn
 
 from dlpipe import disk, paths, tracking
 from dlpipe.config import Params
@@ -23,15 +24,23 @@ from dlpipe.tasks import FAMILIES
 Score = Callable[[torch.Tensor, torch.Tensor, list[str]], dict[str, float]]
 # (test images as uint8 N×H×W×C, their targets, the network's outputs, names): draws the family's plot
 Plot = Callable[[np.ndarray, np.ndarray, np.ndarray, list[str]], None]
+# (the network, test images, their targets): test metrics that need more than the outputs
+Measure = Callable[[nn.Module, torch.Tensor, torch.Tensor], dict[str, float]]
 
 
 def evaluate(
-    params: Params, family: str, name: str, score: Score, plot: Plot, plot_files: list[str]
+    params: Params,
+    family: str,
+    name: str,
+    score: Score,
+    plot: Plot,
+    plot_files: list[str],
+    measure: Measure | None = None,
 ) -> tuple[dict[str, float], dict]:
     """Model ``name``'s evaluation: its scores on the un-augmented train split (at most
     ``evaluate.diagnosis_train_examples`` of it), val and test splits (the diagnosis reads all
-    three), the family's plot from the test split's outputs (predicted once),
-    all published. Returns the test metrics and the diagnosis."""
+    three), ``measure``'s test metrics, the family's plot from the test split's outputs
+    (predicted once), all published. Returns the test metrics and the diagnosis."""
     model, _ = load_model(paths.model_file(name))
     scored = {}
     for split in ("train", "val", "test"):
@@ -39,6 +48,8 @@ def evaluate(
         x, targets, names = split_inputs(family, split, limit)
         outputs = predict_outputs(model, x)
         scored[split] = score(torch.from_numpy(outputs), torch.from_numpy(targets), names)
+    if measure is not None:
+        scored["test"].update(measure(model, x, torch.from_numpy(targets)))
     plot(disk.load_arrays(paths.split_file(family, "test"))["x"], targets, outputs, names)
     found, error_name = diagnosis(params, family, scored)
     publish(params, name, scored["test"], found, error_name, plot_files)

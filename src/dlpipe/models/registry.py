@@ -32,9 +32,10 @@ ARCHITECTURES: dict[str, str] = {
     "inception": "dlpipe.models.inception:googlenet",
     "yolo": "dlpipe.models.yolo:yolo",
     "sliding_window": "dlpipe.models.sliding_window:sliding_window",
+    "faster_rcnn": "dlpipe.models.faster_rcnn:faster_rcnn",
 }
 # Architectures whose output is a grid of boxes: the detect family's, and only its.
-DETECTORS = frozenset({"yolo", "sliding_window"})
+DETECTORS = frozenset({"yolo", "sliding_window", "faster_rcnn"})
 
 
 def builder(name: str) -> Callable[..., nn.Module]:

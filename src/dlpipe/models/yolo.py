@@ -26,20 +26,27 @@ def _convolution(in_channels: int, channels: int) -> list[nn.Module]:
     ]
 
 
+def backbone(in_channels: int, image_size: int, width: int, stages: int) -> tuple[nn.Sequential, int]:
+    """The convolutional stack and its output channels: ``stages`` of a convolution of
+    ``width``·2^stage channels and a 2×2 max pool, then one convolution doubling the channels;
+    its feature map has stride 2^stages. The two-stage detector (models/faster_rcnn.py) shares it."""
+    if image_size % (1 << stages):
+        raise ValueError(f"image_size {image_size} is not a multiple of 2^{stages} (stages)")
+    layers, channels = [], in_channels
+    for stage in range(stages):
+        layers += [*_convolution(channels, width << stage), nn.MaxPool2d(2)]
+        channels = width << stage
+    layers += _convolution(channels, 2 * channels)
+    return nn.Sequential(*layers), 2 * channels
+
+
 class YOLO(nn.Module):
     def __init__(
         self, in_channels: int, classes: int, image_size: int, anchors: int, width: int, stages: int
     ):
         super().__init__()
-        if image_size % (1 << stages):
-            raise ValueError(f"image_size {image_size} is not a multiple of 2^{stages} (stages)")
-        layers, channels = [], in_channels
-        for stage in range(stages):
-            layers += [*_convolution(channels, width << stage), nn.MaxPool2d(2)]
-            channels = width << stage
-        layers += _convolution(channels, 2 * channels)
-        self.backbone = nn.Sequential(*layers)
-        self.head = nn.Conv2d(2 * channels, anchors * (5 + classes), 1)
+        self.backbone, channels = backbone(in_channels, image_size, width, stages)
+        self.head = nn.Conv2d(channels, anchors * (5 + classes), 1)
         self.anchors, self.classes, self.grid = anchors, classes, image_size >> stages
         self.register_buffer("anchor_sizes", torch.full((anchors, 2), 0.25))  # (w, h), of the image side
         initialize(self, "he")

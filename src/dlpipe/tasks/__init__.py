@@ -87,7 +87,9 @@ FAMILIES: dict[str, Family] = {
             title="Object detection",
             monitors={"map50": ("val_map50", "max")},
             columns=("map50", "map", "mar100"),
-            output="raw",  # before decoding and NMS: a grid (yolo), windows and logits (sliding_window)
+            # before the threshold and NMS: a grid (yolo), windows and logits (sliding_window),
+            # every proposal's box for every class (faster_rcnn)
+            output="raw",
         ),
     )
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from dlpipe.tasks.detect import windows, yolo
+from dlpipe.tasks.detect import two_stage, windows, yolo
 from dlpipe.tasks.detect.nms import nms
 
 SHOWN_SCORE = 0.3  # the detections predict, boxes.png and the confusion matrix show (mAP ranks all)
@@ -20,6 +20,8 @@ def decode(arch: str, outputs: Tensor, classes: int) -> tuple[Tensor, Tensor, Te
         return yolo.decode(outputs, outputs.shape[1] // (5 + classes))
     if arch == "sliding_window":
         return windows.decode(outputs)
+    if arch == "faster_rcnn":
+        return two_stage.decode(outputs)
     raise ValueError(f"{arch} is not a detector")
 
 

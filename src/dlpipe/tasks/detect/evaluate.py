@@ -5,7 +5,8 @@ After each detector's decoding, the score threshold and NMS per class of the det
 
 - metrics.json: COCO mAP@0.5, mAP@0.5:0.95 and mean recall at 100 detections (torchmetrics'
   MeanAveragePrecision on faster-coco-eval, held to pycocotools by the tests), each class's
-  AP@0.5, and how many objects and detections the test scenes hold;
+  AP@0.5, and how many objects and detections the test scenes hold; for the two-stage
+  detector, the share of objects its 100 best proposals find (tasks/detect/two_stage.py);
 - pr.csv / pr.png: each class's precision at COCO's 101 recall points, at IoU 0.5;
 - predictions.csv / confusion.png: the confusion matrix with a background row and column, of
   the detections that predict and boxes.png show (score ≥ SHOWN_SCORE; scores.confusion_pairs);
@@ -24,8 +25,10 @@ from dlpipe.config import Params
 from dlpipe.data.drawing import PREDICTED_COLOUR, TRUE_COLOUR
 from dlpipe.evaluation import plots, report
 from dlpipe.evaluation.metrics import confusion_matrix
+from dlpipe.models.faster_rcnn import TwoStageDetector
 from dlpipe.tasks.detect.detectors import SHOWN_SCORE, detections
 from dlpipe.tasks.detect.scores import confusion_pairs, true_boxes
+from dlpipe.tasks.detect.two_stage import proposal_recall
 
 PLOTS = ("boxes.png", "pr.png", "confusion.png", "pr.csv", "predictions.csv")
 RECALLS = np.linspace(0.0, 1.0, 101)  # COCO's recall points
@@ -131,9 +134,14 @@ def run(params: Params, name: str) -> None:
         _pr_reports(precision_at_50(coco_map(found, truth, "faster_coco_eval"), names), name)
         _confusion_reports(found, truth, names, name)
 
-    metrics, found = report.evaluate(params, "detect", name, scorer(params, arch), plot, list(PLOTS))
+    def proposals(model: TwoStageDetector, x: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+        return {"proposal_recall100": round(proposal_recall(model, x, targets), 6)}
+
+    measure = proposals if arch == "faster_rcnn" else None
+    metrics, found = report.evaluate(params, "detect", name, scorer(params, arch), plot, list(PLOTS), measure)
+    recall = f", proposal recall@100 {metrics['proposal_recall100']:.4f}" if measure else ""
     print(
         f"evaluate@{name}: mAP@0.5 {metrics['map50']:.4f}, mAP@0.5:0.95 {metrics['map']:.4f}, "
-        f"mean recall {metrics['mar100']:.4f} ({metrics['objects']} objects); "
+        f"mean recall {metrics['mar100']:.4f} ({metrics['objects']} objects){recall}; "
         f"dominant gap: {found['dominant']}"
     )

@@ -1,7 +1,8 @@
 """Object detection as a LightningModule, for each detector of the family: YOLO (models/yolo.py)
-with anchors chosen by k-means on the training boxes and trained with YOLO's loss, and the
-sliding-window classifier (models/sliding_window.py) trained on crops; the checkpoint of
-either is chosen on validation mAP@0.5."""
+with anchors chosen by k-means on the training boxes and trained with YOLO's loss, the
+sliding-window classifier (models/sliding_window.py) trained on crops, and the two-stage
+Faster R-CNN (models/faster_rcnn.py) trained with torchvision's losses; the checkpoint of
+each is chosen on validation mAP@0.5."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from torch import Tensor
 
 from dlpipe.config import Params, TrainParams
 from dlpipe.errors import ConfigError
-from dlpipe.tasks.detect import windows
+from dlpipe.tasks.detect import two_stage, windows
 from dlpipe.tasks.detect.anchors import kmeans_anchors
 from dlpipe.tasks.detect.detectors import detections
 from dlpipe.tasks.detect.scores import counted, mean_average_precision
@@ -79,10 +80,21 @@ class DetectionTask(Task):
         return yolo_loss(outputs, targets, self.model.anchor_sizes, self.box_weight, self.no_object_weight)
 
     def training_loss(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        """The sliding-window classifier learns from crops of the scenes, not from whole scenes."""
+        """The sliding-window classifier learns from crops of the scenes, not from whole scenes;
+        the two-stage detector from its sampled anchors and proposals (no detections come out)."""
         if self.arch == "sliding_window":
             return windows.crop_loss(self.model, x, y)
+        if self.arch == "faster_rcnn":
+            return two_stage.loss(self.model, x, y), x.new_empty(0)
         return super().training_loss(x, y)
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        """The two-stage detector's loss needs the images, not its detections."""
+        if self.arch != "faster_rcnn":
+            return super().validation_step(batch, batch_idx)
+        x, y = batch
+        self._accumulate("val", two_stage.held_loss(self.model, x, y), self.model(x), y)
+        return None
 
     def batch_sums(self, outputs: Tensor, targets: Tensor) -> dict[str, Tensor]:
         """Validation batches only: NMS on every training step would cost more than the step."""

@@ -1,0 +1,72 @@
+"""The two-stage detector's losses, decoding and proposal recall (models/faster_rcnn.py).
+
+Its losses are torchvision's: the proposal network's objectness and box terms on sampled
+anchors, and the second stage's class and box terms on sampled proposals, added. They are
+computed from the images and the true boxes, not from the network's detections, so the
+validation loss runs both stages in training mode with the batch-norm statistics held and
+the sampling seeded: the same loss as training's, unchanged by the validation itself.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torchvision.ops import box_iou
+
+from dlpipe.models.faster_rcnn import TwoStageDetector
+from dlpipe.tasks.detect.scores import true_boxes
+
+PROPOSALS_SCORED = 100  # recall@100: do the proposal network's 100 best boxes find every object?
+PROPOSAL_IOU = 0.5
+VALIDATION_SEED = 0
+
+
+def torchvision_targets(targets: Tensor, image_size: int) -> list[dict[str, Tensor]]:
+    """N×K×5 target rows (class, cx, cy, w, h in shares; class −1 pads) as torchvision's
+    per-image pixel corners and labels counted from 1 (0 is its background)."""
+    found = []
+    for objects in targets:
+        boxes, labels = true_boxes(objects)
+        found.append({"boxes": boxes * image_size, "labels": labels + 1})
+    return found
+
+
+def loss(model: TwoStageDetector, x: Tensor, targets: Tensor) -> Tensor:
+    """Both stages' losses on a training batch."""
+    return sum(model.losses(x, torchvision_targets(targets, model.image_size)).values())
+
+
+def held_loss(model: TwoStageDetector, x: Tensor, targets: Tensor) -> Tensor:
+    """The training loss of a validation batch, leaving the network and the random state as
+    they were."""
+    was_training = model.training
+    model.train()
+    model.rcnn.backbone.eval()  # batch norm on its running statistics, which stay put
+    try:
+        with torch.random.fork_rng(devices=[x.device] if x.is_cuda else []):
+            torch.manual_seed(VALIDATION_SEED)
+            return loss(model, x, targets)
+    finally:
+        model.train(was_training)
+
+
+def decode(outputs: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """The network's rows as boxes (N×P×4 corners), scores and classes (N×P); a padding row
+    scores −1."""
+    return outputs[..., :4], outputs[..., 4], outputs[..., 5].long()
+
+
+@torch.inference_mode()
+def proposal_recall(model: TwoStageDetector, x: Tensor, targets: Tensor, batch: int = 256) -> float:
+    """The share of true boxes that one of the proposal network's PROPOSALS_SCORED best boxes
+    overlaps by at least PROPOSAL_IOU: what the second stage can find at most."""
+    model.eval()
+    found = total = 0
+    for start in range(0, len(x), batch):
+        proposals = model.proposals(x[start : start + batch], PROPOSALS_SCORED)
+        for boxes, objects in zip(proposals, targets[start : start + batch], strict=True):
+            truths, _ = true_boxes(objects)
+            total += len(truths)
+            if len(truths) and len(boxes):
+                found += int((box_iou(truths, boxes).max(dim=1).values >= PROPOSAL_IOU).sum())
+    return found / max(total, 1)
