@@ -494,8 +494,14 @@ def test_detectors_export_to_the_same_detections_after_decoding_and_nms(
     assert report["detections_unmatched"] == report["pt2_detections_unmatched"] == 0
     session = onnxruntime.InferenceSession(f"models/{name}/model.onnx", providers=["CPUExecutionProvider"])
     assert [o.name for o in session.get_outputs()] == ["raw"]
-    # the two-stage detector takes one image at a time; the others, a symbolic batch
+    # the two-stage detector takes one image at a time, and its MLflow signature says so; the
+    # others, any batch
     assert (session.get_inputs()[0].shape[0] == 1) == fixed_batch
+    from dlpipe import champion
+
+    mlflow.set_tracking_uri(f"sqlite:///{inside / 'mlflow.db'}")
+    logged = mlflow.models.get_model_info(f"models:/{champion.registered_name(load_params(), name)}/latest")
+    assert logged.signature.inputs.inputs[0].shape[0] == (1 if fixed_batch else -1)
     from dlpipe.tasks.detect.parity import check
 
     model, _ = load_model(Path(f"models/{name}/model.pt"))

@@ -33,8 +33,11 @@ def test_no_weights_are_downloaded_to_build_it(monkeypatch: pytest.MonkeyPatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a download was attempted")
 
+    import torchvision.models._api
+
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", refuse)
     monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
+    monkeypatch.setattr(torchvision.models._api, "load_state_dict_from_url", refuse)
     assert sum(p.numel() for p in small().parameters()) > 0
 
 
@@ -108,7 +111,7 @@ def test_its_proposals_are_at_most_the_number_asked_in_shares_of_the_image():
     model = small(proposals=8).eval()
     with torch.no_grad():
         found = model.proposals(torch.randn(2, 3, 48, 48), top=20)
-    assert [len(boxes) <= 20 for boxes in found] == [True, True]
+    assert [len(boxes) for boxes in found] == [20, 20]  # not the network's own 8
     assert all(((boxes >= 0) & (boxes <= 1)).all() for boxes in found)
     assert model.rcnn.rpn._post_nms_top_n["testing"] == 8  # put back
 
@@ -124,3 +127,26 @@ def test_it_exports_for_one_image_with_the_same_rows():
     assert boxes.batched_nms is original
     with torch.no_grad():
         assert torch.allclose(program.module()(x), model(x), atol=1e-5)
+
+
+def test_the_second_stage_crops_at_the_backbones_stride_whatever_the_image_size():
+    # 40 pixels, three poolings: stride 8. Padded to torchvision's 32 (64 pixels), RoI Align
+    # would infer a scale of 1/4 from the padded size and crop the wrong regions.
+    options = {"width": 4, "feature_channels": 8, "proposals": 8, "hidden": 16}
+    model = build_model("faster_rcnn", 3, CLASSES, 40, options).eval()
+    with torch.no_grad():
+        model(torch.randn(1, 3, 40, 40))
+    assert model.rcnn.roi_heads.box_roi_pool.scales == [0.125]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"anchor_sides": []}, r"anchor_sides must list at least one positive number \(got \[\]\)"),
+        ({"aspect_ratios": [1.0, -2.0]}, r"aspect_ratios must list at least one positive number"),
+        ({"proposals": 0}, "feature_channels, proposals, sampled_proposals and hidden must be at least 1"),
+    ],
+)
+def test_options_it_cannot_build_with_are_named(options: dict, message: str):
+    with pytest.raises(ValueError, match=message):
+        build_model("faster_rcnn", 3, CLASSES, 48, options)

@@ -77,12 +77,14 @@ def predict(
     except MlflowException as exc:
         raise DataError(f"{uri}: cannot load it ({str(exc).splitlines()[0]})") from None
 
-    def one(image: np.ndarray) -> np.ndarray:
-        output = loaded.predict(image)
+    def run(batch: np.ndarray) -> np.ndarray:
+        output = loaded.predict(batch)
         return output[FAMILIES[family].output] if isinstance(output, dict) else output
 
-    # an image at a time: the two-stage detector is exported for batches of one
-    output = np.concatenate([one(x[i : i + 1]) for i in range(len(x))])
+    # a model whose signature fixes the batch (the two-stage detector's: 1) gets that many at a time
+    fixed = loaded.metadata.get_input_schema().inputs[0].shape[0]
+    step = fixed if fixed > 0 else len(x)
+    output = np.concatenate([run(x[i : i + step]) for i in range(0, len(x), step)])
     return uri, name, split["names"], np.asarray(output, dtype=np.float64)
 
 

@@ -41,7 +41,7 @@ ROI_SIDE = 7  # the RoI Align crop of the feature map, as the paper's
 class TwoStageDetector(nn.Module):
     # torchvision's detectors handle the images of a batch one by one, in Python: an exported
     # graph holds the batch size it was traced with, so it is exported for one image at a time.
-    exported_batch = 1
+    exports_one_image = True
     # Its rows are sorted by score: where two scores nearly tie, float noise may swap them, so
     # an export is held to the detections they lead to, not to the rows (stages/export.py).
     ranked = True
@@ -122,7 +122,12 @@ def faster_rcnn(
     """``num_classes`` object classes. The anchors fit the built-in digits (areas of 12–31
     pixels squared at 96 pixels, height 1.42 times the width at the median); a scene holds
     at most six, so 50 proposals (100 while training) cover them at a tenth of torchvision's
-    cost, and the second stage learns from 64 of them per image."""
+    cost, and the second stage learns from ``sampled_proposals`` of them per image."""
+    for key, values in (("anchor_sides", anchor_sides), ("aspect_ratios", aspect_ratios)):
+        if not values or min(values) <= 0:
+            raise ValueError(f"{key} must list at least one positive number (got {list(values)})")
+    if min(feature_channels, proposals, sampled_proposals, hidden) < 1:
+        raise ValueError("feature_channels, proposals, sampled_proposals and hidden must be at least 1")
     convolutions, channels = backbone(in_channels, image_size, width, stages)
     # a 1×1 convolution to ``features`` channels: RoI Align's backward pass, the bulk of a
     # CPU training step, costs in proportion to them
@@ -137,6 +142,9 @@ def faster_rcnn(
         max_size=image_size,
         image_mean=[0.0] * in_channels,
         image_std=[1.0] * in_channels,
+        # padded to the backbone's stride, not torchvision's 32: RoI Align infers the feature
+        # map's scale from the padded size, and 40-pixel images padded to 64 would crop wrongly
+        size_divisible=1 << stages,
         rpn_anchor_generator=AnchorGenerator(
             sizes=(tuple(side * image_size for side in anchor_sides),), aspect_ratios=(tuple(aspect_ratios),)
         ),

@@ -8,11 +8,11 @@ detector, when the ONNX outputs lead to other detections (tasks/detect/parity.py
 otherwise logs the ONNX model with its signature to the training run and
 registers it.
 
-A network may say that its export takes a fixed batch (``exported_batch``: the two-stage
-detector, whose torchvision code loops over the images of a batch), that tracing it needs a
-patch (``tracing()``), and that its outputs are ranked (``ranked``: rows sorted by score,
-which float noise may swap where two scores nearly tie): a ranked network is held to its
-detections, not to its raw rows.
+A network may say that its export takes one image at a time (``exports_one_image``: the
+two-stage detector, whose torchvision code loops over the images of a batch; its MLflow
+signature then says batch 1), that tracing it needs a patch (``tracing()``), and that its
+outputs are ranked (``ranked``: rows sorted by score, which float noise may swap where two
+scores nearly tie): a ranked network is held to its detections, not to its raw rows.
 """
 
 from __future__ import annotations
@@ -34,21 +34,30 @@ from dlpipe.tasks import FAMILIES
 
 
 def _log_to_mlflow(
-    params: Params, name: str, onnx_path: Path, example: np.ndarray, outputs: np.ndarray
+    params: Params, name: str, onnx_path: Path, example: np.ndarray, outputs: np.ndarray, one_image: bool
 ) -> str:
+    """The ONNX model, its signature (batch 1 for a model exported for one image, any batch
+    otherwise) and the export report, to the training run; registered."""
     from importlib.metadata import version
 
     import mlflow
     import onnx
-    from mlflow.models import infer_signature
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types.schema import Schema, TensorSpec
 
     tracking.client(params.tracking)
     registered = champion.registered_name(params, name)
+    signature = infer_signature(example, outputs)
+    if one_image:
+        signature = ModelSignature(
+            Schema([TensorSpec(example.dtype, example.shape)]),
+            Schema([TensorSpec(outputs.dtype, outputs.shape)]),
+        )
     with mlflow.start_run(run_id=tracking.read_run_id(name)):
         mlflow.onnx.log_model(
             onnx.load(str(onnx_path)),
             name="model",
-            signature=infer_signature(example, outputs),
+            signature=signature,
             input_example=example,
             registered_model_name=registered,
             # Naming them skips MLflow's inference, which imports the model in a subprocess.
@@ -58,11 +67,11 @@ def _log_to_mlflow(
     return registered
 
 
-def _in_pieces(predict: Callable[[torch.Tensor], np.ndarray], size: int | None):
-    """``predict`` for a model exported at a fixed batch ``size``: a batch, ``size`` at a time."""
-    if size is None:
+def _in_pieces(predict: Callable[[torch.Tensor], np.ndarray], one_image: bool):
+    """``predict`` for a model exported for one image: a batch, an image at a time."""
+    if not one_image:
         return predict
-    return lambda batch: np.concatenate([predict(batch[i : i + size]) for i in range(0, len(batch), size)])
+    return lambda batch: np.concatenate([predict(batch[i : i + 1]) for i in range(len(batch))])
 
 
 def run(params: Params, name: str) -> None:
@@ -72,15 +81,15 @@ def run(params: Params, name: str) -> None:
     # A converter's error shows on any input: a sample spares 12,000 scenes three passes each.
     x = x[: params.export.parity_examples]
     eager = predict_outputs(model, x)
-    fixed = getattr(model, "exported_batch", None)
+    fixed = getattr(model, "exports_one_image", False)
     # A batch of 1 would let the exporter specialise the batch size to 1. A copy: the program
     # keeps its example, and a view would save the whole test split's storage with it.
-    example = x[: fixed or 2].clone()
+    example = x[: 1 if fixed else 2].clone()
 
     with tempfile.TemporaryDirectory() as scratch:
         onnx_tmp, program_tmp = Path(scratch, "model.onnx"), Path(scratch, "model.pt2")
         with getattr(model, "tracing", nullcontext)():
-            program = formats.export_program(model, example, dynamic_batch=fixed is None)
+            program = formats.export_program(model, example, dynamic_batch=not fixed)
         formats.save_program(program, program_tmp)
         formats.export_onnx(program, example, onnx_tmp, output)
         session = formats.onnx_session(onnx_tmp)
@@ -131,9 +140,10 @@ def run(params: Params, name: str) -> None:
             with disk.atomic_path(final) as target:
                 target.write_bytes(tmp.read_bytes())
     disk.write_json(paths.report_dir(name) / paths.EXPORT_SUMMARY, report)
-    registered = _log_to_mlflow(params, name, onnx_file, one, eager[:1])
+    registered = _log_to_mlflow(params, name, onnx_file, one, eager[:1], fixed)
     held = (
-        f"{report['detections_unmatched']} of {report['detections']} detections unmatched"
+        f"{report['detections_unmatched']} (torch.export: {report['pt2_detections_unmatched']}) of "
+        f"{report['detections']} detections unmatched"
         if "detections" in report
         else f"max |onnx - eager| {report['onnx_max_abs_diff']:.2e}"
     )

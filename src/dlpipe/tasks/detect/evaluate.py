@@ -134,10 +134,10 @@ def run(params: Params, name: str) -> None:
         _pr_reports(precision_at_50(coco_map(found, truth, "faster_coco_eval"), names), name)
         _confusion_reports(found, truth, names, name)
 
-    def proposals(model: TwoStageDetector, x: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+    def recall(model: TwoStageDetector, x: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
         return {"proposal_recall100": round(proposal_recall(model, x, targets), 6)}
 
-    measure = proposals if arch == "faster_rcnn" else None
+    measure = recall if arch == "faster_rcnn" else None
     metrics, found = report.evaluate(params, "detect", name, scorer(params, arch), plot, list(PLOTS), measure)
     recall = f", proposal recall@100 {metrics['proposal_recall100']:.4f}" if measure else ""
     print(

@@ -3,8 +3,9 @@
 Its losses are torchvision's: the proposal network's objectness and box terms on sampled
 anchors, and the second stage's class and box terms on sampled proposals, added. They are
 computed from the images and the true boxes, not from the network's detections, so the
-validation loss runs both stages in training mode with the batch-norm statistics held and
-the sampling seeded: the same loss as training's, unchanged by the validation itself.
+validation loss runs both stages in training mode with batch norm on its running
+statistics (which stay put) and the sampling seeded: training's terms, on the validation
+scenes, with no side effect on the network or the random state.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from torchvision.ops import box_iou
 from dlpipe.models.faster_rcnn import TwoStageDetector
 from dlpipe.tasks.detect.scores import true_boxes
 
-PROPOSALS_SCORED = 100  # recall@100: do the proposal network's 100 best boxes find every object?
+PROPOSALS_SCORED = 100  # recall@100, as the R-CNN papers report it
 PROPOSAL_IOU = 0.5
 VALIDATION_SEED = 0
 
@@ -43,7 +44,8 @@ def held_loss(model: TwoStageDetector, x: Tensor, targets: Tensor) -> Tensor:
     model.train()
     model.rcnn.backbone.eval()  # batch norm on its running statistics, which stay put
     try:
-        with torch.random.fork_rng(devices=[x.device] if x.is_cuda else []):
+        accelerator = None if x.device.type == "cpu" else x.device.type  # CUDA, MPS...
+        with torch.random.fork_rng(devices=[x.device] if accelerator else [], device_type=accelerator):
             torch.manual_seed(VALIDATION_SEED)
             return loss(model, x, targets)
     finally:
@@ -59,7 +61,8 @@ def decode(outputs: Tensor) -> tuple[Tensor, Tensor, Tensor]:
 @torch.inference_mode()
 def proposal_recall(model: TwoStageDetector, x: Tensor, targets: Tensor, batch: int = 256) -> float:
     """The share of true boxes that one of the proposal network's PROPOSALS_SCORED best boxes
-    overlaps by at least PROPOSAL_IOU: what the second stage can find at most."""
+    overlaps by at least PROPOSAL_IOU (the second stage sees the network's own ``proposals``
+    best, fewer by default: this is the proposal network's quality, not the detector's ceiling)."""
     model.eval()
     found = total = 0
     for start in range(0, len(x), batch):
