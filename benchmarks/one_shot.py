@@ -11,7 +11,8 @@ threshold against the test's own best, 5- and 20-way one-shot accuracy (1,000 se
 episodes each) and the embeddings' spread (mean distance to their mean: near 0 is a
 collapse). Prints a table per evaluation and writes benchmarks/results/one_shot.json.
 
-    .venv/bin/python benchmarks/one_shot.py [--steps 1500] [--evaluate-every 500] [--seed 0]
+    .venv/bin/python benchmarks/one_shot.py [--steps 1500] [--evaluate-every 500] [--photos 40]
+        [--loss ours|squared|library] [--seed 0] [--out FILE]
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ def main() -> None:
         default="ours",
         help="batch_hard on distances, or on squares; or pytorch-metric-learning's loss and miner",
     )
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
@@ -135,7 +137,7 @@ def main() -> None:
         f"train {len(train.names)} identities of {', '.join(args.train)}; "
         f"val {held[0]} and test {held[1]} of {', '.join(args.unseen)}"
     )
-    report(rows, list(rows[0]), RESULTS)
+    report(rows, list(rows[0]), args.out)
 
 
 if __name__ == "__main__":
