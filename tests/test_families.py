@@ -36,7 +36,15 @@ DETECTORS = {
         "train": {"epochs": 1},
     },
     "faster_rcnn": {
-        "options": {"width": 4, "feature_channels": 8, "proposals": 10, "hidden": 16},
+        "options": {
+            "width": 4,
+            "feature_channels": 8,
+            "proposals": 10,
+            "sampled_proposals": 16,
+            "hidden": 16,
+            "anchor_sides": [0.25, 0.5],
+            "aspect_ratios": [1.0, 2.0],
+        },
         "train": {"epochs": 1},
     },
 }
@@ -509,6 +517,18 @@ def test_detectors_export_to_the_same_detections_after_decoding_and_nms(
     exported = np.concatenate([session.run(None, {"images": image[None].numpy()})[0] for image in x])
     counted = check(load_params(), name, 10, predict_outputs(model, x), exported)
     assert counted == {"detections": report["detections"], "detections_unmatched": 0}
+
+
+def test_the_two_stage_detectors_options_reach_the_network_the_train_stage_saves(inside: Path):
+    model, _ = load_model(Path("models/faster_rcnn/model.pt"))
+    rcnn = model.rcnn
+    assert rcnn.backbone[-2].out_channels == 8  # feature_channels
+    assert rcnn.rpn.anchor_generator.sizes == ((12.0, 24.0),)  # anchor_sides × 48 pixels
+    assert rcnn.rpn.anchor_generator.aspect_ratios == ((1.0, 2.0),)
+    assert rcnn.rpn.head.cls_logits.out_channels == 2 * 2  # each side at each ratio
+    assert rcnn.rpn._post_nms_top_n == {"training": 20, "testing": 10}  # proposals
+    assert rcnn.roi_heads.fg_bg_sampler.batch_size_per_image == 16  # sampled_proposals
+    assert rcnn.roi_heads.box_head.fc7.out_features == 16  # hidden
 
 
 def test_the_two_stage_detector_reports_its_proposal_recall_and_validation_loss(inside: Path):
