@@ -20,8 +20,6 @@ import yaml
 
 from conftest import TINY, cpu_env, dvc_env, dvc_project, free_port, write_params
 
-pytestmark = pytest.mark.slow
-
 EPOCHS = TINY["train"]["epochs"]
 BATCH = 64  # the shipped train.batch_size
 
@@ -56,6 +54,7 @@ def _assert_written_once(root: Path, processes: int) -> None:
     assert run.info.status == "FINISHED"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preloaded", [False, True], ids=["plain", "preloaded"])
 def test_dvc_repro_trains_on_two_processes_and_writes_once(tmp_path, preloaded):
     root = (tmp_path / "project").resolve()
@@ -95,6 +94,7 @@ def _prepared(root: Path, train: dict) -> None:
         augment.run(params)
 
 
+@pytest.mark.slow
 def test_torchrun_trains_across_two_nodes_and_the_first_writes_once(tmp_path):
     root = tmp_path.resolve()
     _prepared(root, {})
@@ -112,6 +112,7 @@ def _worker_of(node: subprocess.Popen) -> int:
     return worker
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGSTOP], ids=["killed", "stopped"])
 def test_a_lost_peer_ends_the_job_with_one_line_within_peer_timeout(tmp_path, signum):
     root = tmp_path.resolve()
@@ -132,7 +133,9 @@ def test_a_lost_peer_ends_the_job_with_one_line_within_peer_timeout(tmp_path, si
                 os.kill(_worker_of(node), signal.SIGKILL)
             node.kill()
             node.wait()
-    (line,) = [line for line in logs[0].read_text().splitlines() if "lost a peer" in line]
+    lines = [line for line in logs[0].read_text().splitlines() if "lost a peer" in line]
+    assert len(lines) == 1, logs[0].read_text()[-4000:]
+    (line,) = lines
     assert line.startswith("train: process 0 of 2 lost a peer of its ddp job")
     if signum == signal.SIGSTOP:  # silent: gloo gave up after train.peer_timeout
         assert "Timed out waiting 10000ms" in line
@@ -162,3 +165,29 @@ def test_tune_trials_and_transfer_train_in_one_process_whatever_train_strategy_s
     assert transferred.returncode == 0, transferred.stdout + transferred.stderr
     assert "GLOBAL_RANK" not in tuned.stderr + transferred.stderr  # no process group was formed
     assert (root / "reports/transfer/metrics.json").exists()
+
+
+def _raised(first: BaseException, then: BaseException | None = None) -> BaseException:
+    """``then`` raised while handling ``first``, as Lightning's clean-up after a failed step would."""
+    try:
+        try:
+            raise first
+        except BaseException:
+            if then is None:
+                raise
+            raise then  # noqa: B904 (the implicit context is the point)
+    except BaseException as exc:
+        return exc
+
+
+def test_a_peer_failure_is_found_along_the_exception_chain():
+    from torch.distributed import DistStoreError
+
+    from dlpipe.training.trainer import _peer_failure
+
+    timeout = DistStoreError("wait timeout after 10000ms")  # names neither gloo nor NCCL
+    assert _peer_failure(_raised(timeout)) is timeout
+    assert _peer_failure(_raised(timeout, ValueError("clean-up failed"))) is timeout  # the first failure
+    gloo = RuntimeError("[third_party/gloo/gloo/transport/tcp/pair.cc:534] Connection closed by peer")
+    assert _peer_failure(_raised(gloo)) is gloo
+    assert _peer_failure(_raised(ValueError("a bug of ours"))) is None

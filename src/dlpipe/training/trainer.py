@@ -126,15 +126,33 @@ def fit(trainer: pl.Trainer, task: pl.LightningModule, **kwargs) -> None:
     except SIGTERMException:
         print("stopped by SIGTERM", file=sys.stderr)
         raise SystemExit(128 + signal.SIGTERM) from None
-    except RuntimeError as exc:  # gloo's and NCCL's failures are RuntimeErrors (DistError among them)
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        distributed = re.search(r"gloo|nccl|DistBackendError", f"{type(exc)} {exc}", re.IGNORECASE)
-        if trainer.world_size == 1 or not distributed:
+    except Exception as exc:
+        lost = _peer_failure(exc) if trainer.world_size > 1 else None
+        if lost is None:
             raise
+        reason = str(lost).strip().splitlines()[0] if str(lost).strip() else type(lost).__name__
         raise PeerError(
             f"train: process {trainer.global_rank} of {trainer.world_size} lost a peer of its ddp job, "
             f"which ended or was silent past train.peer_timeout: {reason}"
         ) from None
+
+
+def _peer_failure(exc: BaseException) -> BaseException | None:
+    """The first exception along ``exc``'s chain (what it arose from or while handling) that is
+    torch.distributed's (DistError: backend, store, network) or names gloo or NCCL, if any.
+
+    Lightning's clean-up after a failed collective may raise again; the first failure says what
+    happened to the peer."""
+    from torch.distributed import DistError
+
+    chain = []
+    while exc is not None and exc not in chain:
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    for link in reversed(chain):  # the first to happen comes last
+        if isinstance(link, DistError) or re.search(r"gloo|nccl", f"{type(link)} {link}", re.IGNORECASE):
+            return link
+    return None
 
 
 def build_task(params, name: str, options: dict | None = None, train: TrainParams | None = None):
