@@ -10,11 +10,17 @@ from dlpipe import disk, paths
 
 
 def to_tensor(images: np.ndarray, normalization: dict[str, list[float]]) -> torch.Tensor:
-    """uint8 N×H×W×C -> float32 N×C×H×W, normalised per channel with train statistics."""
-    x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255.0)
+    """uint8 N×H×W×C -> float32 N×C×H×W, normalised per channel with train statistics.
+
+    One copy into the result, then in place: 10× faster than a chain of new tensors on 12,000
+    scenes (benchmarks/README.md, "to_tensor"), and the same floats, the same operations in the
+    same order."""
+    count, height, width, channels = images.shape
+    x = torch.empty((count, channels, height, width), dtype=torch.float32)
+    x.copy_(torch.from_numpy(images).permute(0, 3, 1, 2))
     mean = torch.tensor(normalization["mean"]).view(1, -1, 1, 1)
     std = torch.tensor(normalization["std"]).view(1, -1, 1, 1)
-    return ((x - mean) / std).contiguous()
+    return x.div_(255.0).sub_(mean).div_(std)
 
 
 class ArrayDataset(Dataset):

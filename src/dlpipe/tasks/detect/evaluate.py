@@ -3,10 +3,10 @@
 After each detector's decoding, the score threshold and NMS per class of the detect section
 (tasks/detect/detectors.py), on the test split:
 
-- metrics.json: COCO mAP@0.5, mAP@0.5:0.95 and mean recall at 100 detections (torchmetrics'
-  MeanAveragePrecision on faster-coco-eval, held to pycocotools by the tests), each class's
-  AP@0.5, and how many objects and detections the test scenes hold; for the two-stage
-  detector, the share of objects its 100 best proposals find (tasks/detect/two_stage.py);
+- metrics.json: COCO mAP@0.5, mAP@0.5:0.95 and mean recall at 100 detections (tasks/detect/coco.py:
+  faster-coco-eval, held to pycocotools by the tests), each class's AP@0.5, and how many objects
+  and detections the test scenes hold; for the two-stage detector, the share of objects its 100
+  best proposals find (tasks/detect/two_stage.py);
 - pr.csv / pr.png: each class's precision at COCO's 101 recall points, at IoU 0.5;
 - predictions.csv / confusion.png: the confusion matrix with a background row and column, of
   the detections that predict and boxes.png show (score ≥ SHOWN_SCORE; scores.confusion_pairs);
@@ -26,53 +26,49 @@ from dlpipe.data.drawing import PREDICTED_COLOUR, TRUE_COLOUR
 from dlpipe.evaluation import plots, report
 from dlpipe.evaluation.metrics import confusion_matrix
 from dlpipe.models.faster_rcnn import TwoStageDetector
+from dlpipe.tasks.detect.coco import RECALLS, evaluation
 from dlpipe.tasks.detect.detectors import SHOWN_SCORE, detections
 from dlpipe.tasks.detect.scores import confusion_pairs, true_boxes
 from dlpipe.tasks.detect.two_stage import proposal_recall
 
 PLOTS = ("boxes.png", "pr.png", "confusion.png", "pr.csv", "predictions.csv")
-RECALLS = np.linspace(0.0, 1.0, 101)  # COCO's recall points
 
 
-def coco_map(
-    found: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], targets: torch.Tensor, backend: str
-) -> dict[str, torch.Tensor]:
-    """torchmetrics' COCO evaluation of ``found`` against ``targets`` (N×K×5 rows), per class too."""
-    from torchmetrics.detection import MeanAveragePrecision
-
-    coco = MeanAveragePrecision(iou_type="bbox", backend=backend, class_metrics=True, extended_summary=True)
-    truth = [dict(zip(("boxes", "labels"), true_boxes(objects), strict=True)) for objects in targets]
-    coco.update([{"boxes": b, "scores": s, "labels": c} for b, s, c in found], truth)
-    return coco.compute()
-
-
-def precision_at_50(measured: dict[str, torch.Tensor], names: list[str]) -> dict[str, np.ndarray]:
-    """Each class with true boxes: its precision at the 101 recall points at IoU 0.5 (all
-    areas, 100 detections), 0 where it never reaches that recall."""
-    precision = measured["precision"][0, :, :, 0, -1]  # recall points × classes
+def precision_at_50(measured: dict, names: list[str]) -> dict[str, np.ndarray]:
+    """Each class true or found: its precision at the 101 recall points at IoU 0.5 (all areas,
+    100 detections), 0 where it never reaches that recall (or has no true box)."""
     return {
-        names[int(label)]: precision[:, k].clamp(min=0).numpy()
-        for k, label in enumerate(measured["classes"].tolist())
+        names[int(label)]: np.clip(measured["precision"][:, k], 0.0, None)
+        for k, label in enumerate(measured["classes"])
     }
 
 
-def scorer(params: Params, arch: str):
-    def score(outputs: torch.Tensor, targets: torch.Tensor, names: list[str]) -> dict:
-        settings = params.detect
-        found = detections(arch, outputs, len(names), settings.score_threshold, settings.iou_threshold)
-        measured = coco_map(found, targets, "faster_coco_eval")
-        curves = precision_at_50(measured, names)
+class Scorer:
+    """Scores a split's raw outputs; keeps the last split's detections and COCO evaluation, which
+    the test split's plots read (evaluate scores the test split last: computing them again took
+    a fifth of the stage)."""
+
+    def __init__(self, params: Params, arch: str):
+        self.arch, self.settings = arch, params.detect
+        self.found: list = []
+        self.measured: dict = {}
+
+    def __call__(self, outputs: torch.Tensor, targets: torch.Tensor, names: list[str]) -> dict:
+        settings = self.settings
+        self.found = detections(
+            self.arch, outputs, len(names), settings.score_threshold, settings.iou_threshold
+        )
+        self.measured = evaluation(self.found, targets)
+        curves = precision_at_50(self.measured, names)
         return {
-            "map50": round(float(measured["map_50"]), 6),
-            "map": round(float(measured["map"]), 6),
-            "mar100": round(float(measured["mar_100"]), 6),
+            "map50": round(self.measured["map_50"], 6),
+            "map": round(self.measured["map"], 6),
+            "mar100": round(self.measured["mar_100"], 6),
             "ap50": {name: round(float(curve.mean()), 6) for name, curve in curves.items()},
             "examples": len(targets),
             "objects": int((targets[..., 0] >= 0).sum()),
-            "detections": sum(len(boxes) for boxes, _, _ in found),
+            "detections": sum(len(boxes) for boxes, _, _ in self.found),
         }
-
-    return score
 
 
 def _boxes_plot(
@@ -123,22 +119,20 @@ def _confusion_reports(found: list, targets: torch.Tensor, names: list[str], nam
 
 
 def run(params: Params, name: str) -> None:
-    arch, settings = params.arch_of(name), params.detect
+    arch = params.arch_of(name)
+    score = Scorer(params, arch)
 
     def plot(images: np.ndarray, targets: np.ndarray, outputs: np.ndarray, names: list[str]) -> None:
-        truth = torch.from_numpy(targets)
-        found = detections(
-            arch, torch.from_numpy(outputs), len(names), settings.score_threshold, settings.iou_threshold
-        )
-        _boxes_plot(images, targets, found, names, name, settings.examples)
-        _pr_reports(precision_at_50(coco_map(found, truth, "faster_coco_eval"), names), name)
-        _confusion_reports(found, truth, names, name)
+        # the test split's, scored last
+        _boxes_plot(images, targets, score.found, names, name, params.detect.examples)
+        _pr_reports(precision_at_50(score.measured, names), name)
+        _confusion_reports(score.found, torch.from_numpy(targets), names, name)
 
     def recall(model: TwoStageDetector, x: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
         return {"proposal_recall100": round(proposal_recall(model, x, targets), 6)}
 
     measure = recall if arch == "faster_rcnn" else None
-    metrics, found = report.evaluate(params, "detect", name, scorer(params, arch), plot, list(PLOTS), measure)
+    metrics, found = report.evaluate(params, "detect", name, score, plot, list(PLOTS), measure)
     recall = f", proposal recall@100 {metrics['proposal_recall100']:.4f}" if measure else ""
     print(
         f"evaluate@{name}: mAP@0.5 {metrics['map50']:.4f}, mAP@0.5:0.95 {metrics['map']:.4f}, "

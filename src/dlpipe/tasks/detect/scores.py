@@ -13,7 +13,8 @@ positives scored in bin k or above:
          the recall each bin adds, at the best precision of that recall or more)
 
 and mAP@0.5 is the mean over the classes that have true boxes. Detections that share a
-score bin count as tied; the evaluation's numbers come from torchmetrics' COCO mAP.
+score bin count as tied; the evaluation's numbers come from COCO's own
+evaluation (tasks/detect/coco.py).
 """
 
 from __future__ import annotations
