@@ -69,6 +69,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("--top", type=_positive(int), default=5, help="classes shown per image")
     predict.add_argument("--out", default=".", help="detect: the folder its images with boxes go to")
+    model_help = "a model of verify.models (default: its only one)"
+    enroll = commands.add_parser("enroll", help="store one embedding per person of DIR/<identity>/<image>")
+    enroll.add_argument("folder", metavar="DIR", help="a folder of person folders, one photo or more each")
+    enroll.add_argument("--model", help=model_help)
+    check = commands.add_parser("verify", help="whether IMAGE is the enrolled IDENTITY")
+    check.add_argument("image", metavar="IMAGE", help="a PNG or JPEG file")
+    check.add_argument("identity", metavar="IDENTITY", help="an enrolled person's folder name")
+    check.add_argument("--model", help=model_help)
+    identify = commands.add_parser("identify", help="the enrolled identities nearest to IMAGE")
+    identify.add_argument("image", metavar="IMAGE", help="a PNG or JPEG file")
+    identify.add_argument("--top", type=_positive(int), default=3, help="nearest identities shown")
+    identify.add_argument("--model", help=model_help)
     return parser
 
 
@@ -93,6 +105,16 @@ def main(argv: list[str] | None = None) -> int:
             from dlpipe import inference
 
             inference.run(params, args.images, args.family, args.model, args.top, args.out)
+            return 0
+        if args.stage in ("enroll", "verify", "identify"):
+            from dlpipe.tasks.verify import gallery
+
+            if args.stage == "enroll":
+                gallery.enroll(params, args.folder, args.model)
+            elif args.stage == "verify":
+                return 0 if gallery.verify(params, args.image, args.identity, args.model) else 1
+            else:
+                gallery.identify(params, args.image, args.top, args.model)
             return 0
         stage = importlib.import_module(f"dlpipe.stages.{args.stage}")
         if args.stage == "tune":

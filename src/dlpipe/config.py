@@ -498,6 +498,41 @@ class LandmarksParams(Section):
     _empty_models = field_validator("models", mode="before")(_models_may_be_empty)
 
 
+class VerifyData(Section):
+    """Photos with identities, split by identity: built-in glyphs (characters rendered from the
+    installed fonts, one identity a character) or a folder per person."""
+
+    source: Literal["glyphs", "folders"]
+    path: str | None  # folders: path/<identity>/<image>
+    image_size: Annotated[int, Field(ge=16, le=256)]
+    channels: Literal[1, 3]  # folders: grey or colour (glyphs are grey)
+    train_alphabets: Annotated[list[str], Field(min_length=1)]  # glyphs: the training identities
+    unseen_alphabets: Annotated[list[str], Field(min_length=1)]  # glyphs: val and test, halved by identity
+    photos: Annotated[int, Field(ge=2)]  # glyphs: photos of each training identity
+    unseen_photos: Annotated[int, Field(ge=2)]  # glyphs: photos of each val and test identity
+    ratios: Ratios  # folders: shares of the people
+    seed: int
+
+    _path_needed = field_validator("path")(_path_required_for("folders"))
+
+
+class VerifyParams(Section):
+    """Verification and one-shot recognition: an L2-normalised embedding of any zoo network."""
+
+    data: VerifyData
+    augment: AugmentParams
+    models: Models
+    primary_metric: Literal["way20", "auc"]
+    loss: Literal["triplet", "pair"]  # batch-hard triplets, or logistic regression on |f(a) - f(b)|
+    margin: Annotated[float, Field(gt=0, le=2)]  # triplet: alpha, between distances of unit vectors
+    embedding: Annotated[int, Field(ge=2, le=1024)]  # the embedding's width
+    photos_per_identity: Annotated[int, Field(ge=2)]  # K of a batch of P x K (P = batch_size / K)
+    episodes: Annotated[int, Field(ge=10)]  # N-way one-shot episodes, seeded, for each N
+    examples: Annotated[int, Field(ge=2, le=20)]  # test identities in the embedding map
+
+    _empty_models = field_validator("models", mode="before")(_models_may_be_empty)
+
+
 class Params(Section):
     data: DataParams
     augment: AugmentParams
@@ -512,6 +547,7 @@ class Params(Section):
     localize: LocalizeParams
     landmarks: LandmarksParams
     detect: DetectParams
+    verify: VerifyParams
 
     _empty_models = field_validator("models", mode="before")(_models_may_be_empty)
 
@@ -540,7 +576,7 @@ class Params(Section):
         """The validation metric that stands for the family's primary metric, and its direction."""
         return FAMILIES[family].monitors[self.primary_metric(family)]
 
-    def data_of(self, family: str) -> DataParams | LocalizeData | LandmarksData | DetectData:
+    def data_of(self, family: str) -> DataParams | LocalizeData | LandmarksData | DetectData | VerifyData:
         return self.data if family == "classify" else getattr(self, family).data
 
     def augment_of(self, family: str) -> AugmentParams:

@@ -75,6 +75,11 @@ def model_file(name: str) -> Path:
     return model_dir(name) / MODEL_FILE
 
 
+def gallery(name: str) -> Path:
+    """The identities ``dlpipe enroll`` stored for verify model ``name``: embeddings, never images."""
+    return model_dir(name) / "gallery.npz"
+
+
 def report_dir(name: str) -> Path:
     """Per-model reports. They sit one level down, in ``reports/models/``,
     so that the leaderboard can depend on that one folder while writing its own

@@ -10,6 +10,8 @@ deals it: every ``world``-th example of one order, starting at its rank.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import lightning.pytorch as pl
 import torch
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Sampler
@@ -17,23 +19,38 @@ from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Sampler
 from dlpipe import paths
 from dlpipe.data.tensors import ArrayDataset, load_split
 
+# (training set, processes, this one's rank) -> the batches of one epoch, index lists
+Batching = Callable[[ArrayDataset, int, int], Sampler[list[int]]]
+
 
 class ArrayDataModule(pl.LightningDataModule):
     """Train and val of one family's data set; ``names`` are its classes (or points)."""
 
-    def __init__(self, train: ArrayDataset, val: ArrayDataset, names: list[str], batch_size: int, seed: int):
+    def __init__(
+        self,
+        train: ArrayDataset,
+        val: ArrayDataset,
+        names: list[str],
+        batch_size: int,
+        seed: int,
+        batching: Batching | None = None,
+    ):
         super().__init__()
         self.datasets = {"train": train, "val": val}
         self.names = names
         self.batch_size = batch_size
         self.seed = seed
+        self.batching = batching
 
     @classmethod
-    def for_family(cls, family: str, batch_size: int, seed: int) -> ArrayDataModule:
-        """The family's augmented training set and its validation split."""
+    def for_family(
+        cls, family: str, batch_size: int, seed: int, batching: Batching | None = None
+    ) -> ArrayDataModule:
+        """The family's augmented training set and its validation split; ``batching`` makes the
+        training batches where plain shuffled ones will not do (verify's identities × photos)."""
         train_set, names = load_split(family, paths.augmented_train(family))
         val_set, _ = load_split(family, paths.split_file(family, "val"))
-        return cls(train_set, val_set, names, batch_size, seed)
+        return cls(train_set, val_set, names, batch_size, seed, batching)
 
     @staticmethod
     def inputs(family: str) -> list:
@@ -53,6 +70,9 @@ class ArrayDataModule(pl.LightningDataModule):
         return (trainer.world_size, trainer.global_rank) if trainer else (1, 0)
 
     def train_dataloader(self) -> DataLoader:
+        if self.batching is not None:
+            batches = self.batching(self.datasets["train"], *self._processes())
+            return DataLoader(self.datasets["train"], sampler=batches, batch_size=None)
         return self._loader(Share(self.datasets["train"], *self._processes(), seed=self.seed))
 
     def val_dataloader(self) -> DataLoader:

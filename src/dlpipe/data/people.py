@@ -28,22 +28,22 @@ class People:
     names: list[str]
 
 
-def read_people(root: Path, size: int, channels: int) -> People:
+def read_people(root: Path, size: int, channels: int, least_photos: int = LEAST_PHOTOS) -> People:
     """Every person folder of ``root`` and its photos, as ``channels`` (1 or 3) at size×size.
 
-    One line names what is wrong: a missing folder, a person folder with no photo or with one,
-    an image that cannot be read."""
+    One line names what is wrong: a missing folder, a person folder with fewer than
+    ``least_photos`` photos (two to train on: a pair of the same person; one to enroll), an
+    image that cannot be read."""
     if not root.is_dir():
         raise DataError(f"{root}: verify.data.path is not a folder")
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     images, identities = [], []
     for identity, folder in enumerate(folders):
         files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        if len(files) < LEAST_PHOTOS:
+        if len(files) < least_photos:
             found = "no PNG or JPEG image" if not files else f"one image ({files[0].name})"
-            raise DataError(
-                f"{folder}: a person needs at least {LEAST_PHOTOS} photos, the folder holds {found}"
-            )
+            needed = f"{least_photos} photo{'s' * (least_photos > 1)}"
+            raise DataError(f"{folder}: a person needs at least {needed}, the folder holds {found}")
         for file in files:
             try:
                 images.append(image_array(read_image(file), size, channels))

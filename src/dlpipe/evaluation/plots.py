@@ -150,3 +150,33 @@ def picture_grid(images: list[np.ndarray], titles: list[str], path: Path, title:
     figure.suptitle(title, fontsize=9)
     figure.tight_layout()
     _save(figure, path)
+
+
+def distance_histograms(
+    same: np.ndarray, different: np.ndarray, threshold: float, path: Path, title: str
+) -> None:
+    """The distances of same and different pairs, as densities, and the acceptance threshold."""
+    figure, axis = plt.subplots(figsize=(6, 4))
+    bins = np.linspace(
+        0, max(float(same.max(initial=0)), float(different.max(initial=0)), threshold) * 1.02, 60
+    )
+    axis.hist(different, bins=bins, density=True, alpha=0.6, label=f"different ({len(different):,} pairs)")
+    axis.hist(same, bins=bins, density=True, alpha=0.6, label=f"same ({len(same):,} pairs)")
+    axis.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.3f}")
+    axis.set(xlabel="distance between embeddings", ylabel="density", title=title)
+    axis.legend()
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def embedding_map(points: np.ndarray, labels: list[str], path: Path, title: str) -> None:
+    """2-D points coloured by label, each label's name at its points' centre."""
+    figure, axis = plt.subplots(figsize=(6, 6))
+    for k, label in enumerate(dict.fromkeys(labels)):
+        mine = points[np.array(labels) == label]
+        axis.scatter(mine[:, 0], mine[:, 1], s=12, color=plt.cm.tab20(k % 20), alpha=0.8)
+        axis.annotate(label, mine.mean(axis=0), fontsize=9, weight="bold")
+    axis.set(xlabel="first principal axis", ylabel="second principal axis", title=title)
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    _save(figure, path)

@@ -16,7 +16,9 @@ from torch import nn
 
 from dlpipe import disk
 from dlpipe.errors import DataError
+from dlpipe.models.embedder import Embedder
 from dlpipe.models.registry import build_model
+from dlpipe.tasks import FAMILIES
 
 # What build_model needs, the family that reads the outputs, and the names they refer to
 # (classes, or points).
@@ -51,5 +53,7 @@ def load_model(path: Path) -> tuple[nn.Module, dict[str, Any]]:
     model = build_model(
         spec["arch"], spec["in_channels"], spec["outputs"], spec["image_size"], spec["options"]
     )
+    if FAMILIES[spec["family"]].embeds:
+        model = Embedder(model)
     model.load_state_dict(payload["state_dict"])
     return model.eval(), spec

@@ -36,6 +36,8 @@ class Family:
     # keys of the train section only this family's task reads: setting one in another family's
     # model is an error that names it
     exclusive_train_keys: frozenset[str] = frozenset()
+    # the network's outputs, L2-normalised, are an embedding (models/embedder.py)
+    embeds: bool = False
 
     def dvc_stage(self, stage: str, model: str) -> str:
         """The name dvc.yaml gives a model's stage: ``train@NAME`` for classification,
@@ -90,6 +92,14 @@ FAMILIES: dict[str, Family] = {
             # before the threshold and NMS: a grid (yolo), windows and logits (sliding_window),
             # every proposal's box for every class (faster_rcnn)
             output="raw",
+        ),
+        Family(
+            name="verify",
+            title="Verification and one-shot recognition",
+            monitors={"way20": ("val_way20", "max"), "auc": ("val_auc", "max")},
+            columns=("way20", "way5", "auc", "tar_far_1e-3", "acc_val_threshold", "threshold_gap"),
+            output="embedding",
+            embeds=True,
         ),
     )
 }

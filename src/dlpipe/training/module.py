@@ -60,7 +60,7 @@ class Task(pl.LightningModule, abc.ABC):
         return cls(
             arch=params.arch_of(name),
             in_channels=channels,
-            outputs=cls.outputs_for(data.names),
+            outputs=cls.output_width(params, data.names),
             image_size=size,
             names=data.names,
             options=options,
@@ -73,6 +73,12 @@ class Task(pl.LightningModule, abc.ABC):
     def outputs_for(names: list[str]) -> int:
         """The width of the network's last layer for these classes (or points)."""
         ...
+
+    @classmethod
+    def output_width(cls, params: Params, names: list[str]) -> int:
+        """The width of the network's last layer: ``outputs_for`` these names, unless the family's
+        settings say (verify's embedding)."""
+        return cls.outputs_for(names)
 
     @staticmethod
     def settings(params: Params, name: str, data: Any, train: TrainParams) -> dict[str, Any]:
@@ -182,7 +188,7 @@ class Task(pl.LightningModule, abc.ABC):
             getattr(self.model, name).eval()
 
     def configure_optimizers(self) -> Any:
-        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        trainable = [p for p in self.parameters() if p.requires_grad]  # a family's own heads too
         optimizer = build_optimizer(self.train_params, trainable)
         total_steps = int(self.trainer.estimated_stepping_batches)
         steps_per_epoch = max(1, total_steps // max(1, self.trainer.max_epochs))

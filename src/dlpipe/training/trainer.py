@@ -172,7 +172,13 @@ def build_task(params, name: str, options: dict | None = None, train: TrainParam
     arch = params.arch_of(name)
     check_options(arch, options, f"{params.model_key(name)}.options")
     pl.seed_everything(train.seed, workers=True, verbose=False)
-    data = ArrayDataModule.for_family(family, train.batch_size, train.seed)
+    batches = FAMILIES[family].part("batches")
+    batching = (
+        batches.train_batching(params, train, params.model_key(name))
+        if hasattr(batches, "train_batching")
+        else None
+    )
+    data = ArrayDataModule.for_family(family, train.batch_size, train.seed, batching)
     try:
         task = FAMILIES[family].part("task").TASK.build(params, name, data, options, train)
     except (ValueError, TypeError) as exc:  # a builder refusing an option's value

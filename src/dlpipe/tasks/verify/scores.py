@@ -19,10 +19,16 @@ from numpy.typing import NDArray
 
 
 def pair_distances(embeddings: NDArray, identities: NDArray) -> tuple[NDArray, NDArray]:
-    """Squared distances of every pair i < j, and whether each pair is of one identity."""
+    """Squared distances of every pair i < j, and whether each pair is of one identity.
+
+    From the Gram matrix, ‖a‖² + ‖b‖² − 2a·b: 4,000 embeddings make 8 million pairs, whose
+    differences alone would take 4 GB."""
     rows, cols = np.triu_indices(len(embeddings), k=1)
-    differences = embeddings[rows] - embeddings[cols]
-    return np.einsum("ij,ij->i", differences, differences), identities[rows] == identities[cols]
+    embeddings = embeddings.astype(np.float64)
+    squares = (embeddings**2).sum(axis=1)
+    gram = embeddings @ embeddings.T
+    distances = np.maximum(squares[rows] + squares[cols] - 2 * gram[rows, cols], 0.0)
+    return distances, identities[rows] == identities[cols]
 
 
 def roc(distances: NDArray, same: NDArray) -> dict[str, float | NDArray]:
