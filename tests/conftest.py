@@ -34,6 +34,16 @@ TINY = {
         "augment": {"copies": 1},  # the boxes' path through augmentation, tested
         "models": {"yolo": {"options": {"width": 8}, "train": {"epochs": 1}}},
     },
+    "verify": {
+        "data": {"photos": 8, "unseen_photos": 4, "image_size": 24},
+        "models": {
+            "siamese": {
+                "arch": "convnet",
+                "options": {"widths": [8, 16], "hidden": 32},
+                "train": {"epochs": 1},
+            }
+        },
+    },
     "train": {"epochs": 2, "steps": None, "accelerator": "cpu", "devices": 1},
     "transfer": {"pretrain_epochs": 1, "finetune_epochs": 2},
     "export": {"latency_runs": 5},

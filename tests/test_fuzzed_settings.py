@@ -37,13 +37,14 @@ SHIPPED = yaml.safe_load((REPO / "params.yaml").read_text())
 TIED = {
     *(
         f"{data}.ratios.{split}"
-        for data in ("data", "localize.data", "landmarks.data", "detect.data")
+        for data in ("data", "localize.data", "landmarks.data", "detect.data", "verify.data")
         for split in ("train", "val", "test")
     ),
     "data.source",
     "localize.data.source",
     "landmarks.data.source",
     "detect.data.source",
+    "verify.data.source",
     *(f"detect.data.side_share.{i}" for i in range(2)),
     "train.epochs",
     "train.steps",

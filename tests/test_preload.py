@@ -98,7 +98,8 @@ def test_an_error_reaches_the_client_as_one_line_and_exit_2(session) -> None:
     status, out, err = _client(root, "unknown")
     assert (status, out) == (2, "")
     assert err.splitlines() == [
-        "params.yaml: no family's models lists 'nope' (listed: logreg, slow, lenet5_box, corners, yolo)"
+        "params.yaml: no family's models lists 'nope' "
+        "(listed: logreg, slow, lenet5_box, corners, yolo, siamese)"
     ]
 
 

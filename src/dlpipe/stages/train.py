@@ -155,7 +155,7 @@ def run(params: Params, name: str) -> None:
     train, family = params.train_for(name), params.family_of(name)
     resume = paths.resume_dir(name)
     data, task = build_task(params, name)
-    history = History(paths.report_dir(name) / paths.HISTORY_CSV, list(task.metrics))
+    history = History(paths.report_dir(name) / paths.HISTORY_CSV, list(task.metrics), list(task.val_metrics))
     monitor, mode = params.monitor(family)
     best = BestCheckpoint(
         dirpath=resume / "checkpoints", filename="best", monitor=monitor, mode=mode, save_last=True

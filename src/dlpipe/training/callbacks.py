@@ -40,17 +40,19 @@ class BestCheckpoint(ModelCheckpoint):
 
 class History(pl.Callback):
     """Collects one row per epoch and rewrites ``history.csv`` after each: the loss and the
-    family's ``metrics`` on train and val, the lr and the epoch's seconds.
+    family's ``metrics`` on train and val, its ``val_metrics`` (validation only), the lr and the
+    epoch's seconds.
 
     Its rows live in the checkpoint, so a resumed run continues the same file.
     """
 
-    def __init__(self, path: Path, metrics: list[str]):
+    def __init__(self, path: Path, metrics: list[str], val_metrics: list[str] = ()):
         self.path = path
         measured = ["loss", *metrics]
         self.columns = [
             "epoch",
             *(f"{split}_{m}" for split in ("train", "val") for m in measured),
+            *(f"val_{m}" for m in val_metrics),
             "lr",
             "seconds",
         ]

@@ -27,6 +27,7 @@ from dlpipe.training.smoothing import BiasCorrectedAverage
 class Task(pl.LightningModule, abc.ABC):
     family = ""
     metrics: tuple[str, ...] = ()  # the keys of epoch_metrics, logged as train_* and val_*
+    val_metrics: tuple[str, ...] = ()  # metrics of the whole validation split only, logged as val_*
 
     def __init__(
         self,

@@ -24,7 +24,7 @@ from dlpipe.evaluation import report
 from dlpipe.evaluation.outputs import predict_outputs, split_inputs
 from dlpipe.models.checkpoint import load_model
 from dlpipe.tasks.verify import scores
-from dlpipe.tasks.verify.task import WAYS
+from dlpipe.tasks.verify.scores import WAYS
 
 PLOTS = ("distances.png", "embedding_map.png")
 

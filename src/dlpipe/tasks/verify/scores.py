@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+WAYS = (5, 20)  # the one-shot episodes' N: Koch et al.'s 20-way, and an easier 5-way
+
 
 def pair_distances(embeddings: NDArray, identities: NDArray) -> tuple[NDArray, NDArray]:
     """Squared distances of every pair i < j, and whether each pair is of one identity.

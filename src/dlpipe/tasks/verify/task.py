@@ -19,10 +19,9 @@ from dlpipe.config import Params, TrainParams
 from dlpipe.models.embedder import Embedder
 from dlpipe.tasks.verify import scores
 from dlpipe.tasks.verify.pairs import pair_loss
+from dlpipe.tasks.verify.scores import WAYS
 from dlpipe.tasks.verify.triplets import batch_hard
 from dlpipe.training.module import Task
-
-WAYS = (5, 20)
 
 
 def spread(embeddings: Tensor) -> Tensor:
@@ -33,6 +32,7 @@ def spread(embeddings: Tensor) -> Tensor:
 class VerifyTask(Task):
     family = "verify"
     metrics = ("spread",)
+    val_metrics = ("auc", *(f"way{ways}" for ways in WAYS))
 
     def __init__(
         self, *args: Any, loss: str = "triplet", margin: float = 0.2, episodes: int = 1000, **kwargs: Any
