@@ -172,6 +172,25 @@ def test_a_person_folder_with_one_photo_stops_the_split_and_writes_nothing(proje
     assert not (root / "data").exists() and not (root / "reports").exists()
 
 
+def test_twenty_way_as_the_primary_metric_needs_twenty_validation_people(project):
+    root = project({"verify": {"data": {"source": "folders", "path": "people"}}})
+    rng = np.random.default_rng(0)
+    for person in range(10):
+        (root / "people" / f"p{person}").mkdir(parents=True)
+        for k in range(2):
+            pixels = rng.integers(0, 256, (20, 20), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / "people" / f"p{person}" / f"{k}.png")
+    for stage in (("split", "verify"), ("augment", "verify")):
+        assert run_cli(*stage, cwd=root).returncode == 0
+    result = run_cli("train", "siamese", cwd=root)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "params.yaml: verify.primary_metric way20 needs 20 validation identities, the val split has 2: "
+        "choose auc\n"
+    )
+    assert not (root / "models").exists()
+
+
 def test_the_pair_loss_and_the_margin_are_read_by_the_train_stage(project):
     short = {**SIAMESE, "train": {**SIAMESE["train"], "epochs": 1}}
     root = project({"verify": {"data": DATA, "models": {"siamese": short}}})

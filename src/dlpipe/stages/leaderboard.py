@@ -85,7 +85,8 @@ def collect(params: Params, family: str) -> list[dict]:
             {
                 "model": name,
                 "architecture": trained["architecture"],
-                **{key: metrics[key] for key in FAMILIES[family].columns},
+                # verify's N-way accuracy is missing where a split holds fewer than N identities
+                **{key: metrics.get(key) for key in FAMILIES[family].columns},
                 "parameters": trained["parameters"],
                 "macs_per_image": trained["macs_per_image"],
                 "train_seconds": trained["train_seconds"],
@@ -110,6 +111,8 @@ def _cell(column: str, value: object) -> str:
         return f"{value:.1f}"
     if column == "onnx_latency_ms":
         return f"{value:.3f}"
+    if value is None:
+        return "–"
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from dlpipe.config import Params, TrainParams
+from dlpipe.errors import ConfigError
 from dlpipe.models.embedder import Embedder
 from dlpipe.tasks.verify import scores
 from dlpipe.tasks.verify.pairs import pair_loss
@@ -55,6 +56,13 @@ class VerifyTask(Task):
     @staticmethod
     def settings(params: Params, name: str, data: Any, train: TrainParams) -> dict[str, Any]:
         settings = params.verify
+        people = len(data.datasets["val"].y.unique())
+        ways = int(settings.primary_metric[3:]) if settings.primary_metric.startswith("way") else 0
+        if people < ways:
+            raise ConfigError(
+                f"verify.primary_metric {settings.primary_metric} needs {ways} validation identities, "
+                f"the val split has {people}: choose auc"
+            )
         return {"loss": settings.loss, "margin": settings.margin, "episodes": settings.episodes}
 
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
