@@ -17,7 +17,13 @@ from conftest import dvc_env, dvc_project
 pytestmark = pytest.mark.slow
 
 
-ENTRIES = {"classify": "lenet5", "localize": "lenet5_box", "landmarks": "corners", "detect": "yolo"}
+ENTRIES = {
+    "classify": "lenet5",
+    "localize": "lenet5_box",
+    "landmarks": "corners",
+    "detect": "yolo",
+    "verify": "siamese",
+}
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -91,6 +97,7 @@ def test_leaderboard_rows_are_the_metrics_files(pipeline: Path):
         "localize": ("object_accuracy", "class_accuracy", "mean_iou", "iou50"),
         "landmarks": ("nme", "pck"),
         "detect": ("map50", "map", "mar100"),
+        "verify": ("way20", "way5", "auc", "tar_far_1e-3", "acc_val_threshold", "threshold_gap"),
     }
     costs = ("parameters", "macs_per_image", "train_seconds", "onnx_latency_ms")
     champions = json.loads((pipeline / "reports/champion.json").read_text())
@@ -162,6 +169,7 @@ def test_unrelated_param_edit_reruns_only_what_reads_it(pipeline: Path):
         "export_localize@lenet5_box",
         "export_landmarks@corners",
         "export_detect@yolo",
+        "export_verify@siamese",
     }
 
 

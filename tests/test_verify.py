@@ -206,3 +206,50 @@ def test_the_pair_loss_and_the_margin_are_read_by_the_train_stage(project):
     triplet, wider, pair = train_loss({}), train_loss({"margin": 0.5}), train_loss({"loss": "pair"})
     assert wider > triplet  # the same batches, a wider margin: a larger hinge
     assert abs(pair - triplet) > 0.05  # cross-entropy of pairs, another scale
+
+
+def test_a_study_tunes_the_loss_and_the_margin_of_the_verify_task(inside: Path):
+    import mlflow
+    import optuna
+    import yaml
+
+    original = (inside / "params.yaml").read_text()
+    params = yaml.safe_load(original)
+    params["tune"].update(  # replaces the shipped space whole
+        epochs=1,
+        pruner="none",
+        space={
+            "verify.margin": {"type": "float", "low": 0.1, "high": 0.5},
+            "verify.loss": {"type": "categorical", "choices": ["triplet", "pair"]},
+        },
+    )
+    (inside / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        refused = run_cli("tune", "lenet5", "--trials", "1", cwd=inside)
+        result = run_cli("tune", "siamese", "--trials", "2", cwd=inside)
+    finally:
+        (inside / "params.yaml").write_text(original)
+    assert (refused.returncode, refused.stderr) == (
+        2,
+        "params.yaml: tune.space.verify.margin: lenet5 is a classify model, which does not read verify\n",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "-S '++verify.margin=" in result.stdout  # the recommendation sets the family's key
+    study = optuna.load_study(study_name="dlpipe-siamese", storage=f"sqlite:///{inside / 'optuna.db'}")
+    trials = study.get_trials(states=[optuna.trial.TrialState.COMPLETE])
+    assert len(trials) == 2
+    client = mlflow.MlflowClient(f"sqlite:///{inside / 'mlflow.db'}")
+    for trial in trials:  # the task each trial trained had the sampled loss and margin
+        logged = client.get_run(trial.user_attrs["mlflow_run_id"]).data.params
+        assert logged["loss"] == trial.params["verify.loss"]
+        assert float(logged["margin"]) == pytest.approx(trial.params["verify.margin"])
+
+
+def test_a_family_key_a_task_does_not_read_is_not_tunable(project):
+    root = project({"tune": {"space": {"verify.data": {"type": "categorical", "choices": ["glyphs"]}}}})
+    result = run_cli("split", "verify", cwd=root)
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "params.yaml: tune.space has verify.data, which is not a tunable key of verify "
+        "(tunable: loss, margin,"
+    )

@@ -342,11 +342,30 @@ class TuneParams(Section):
             elif section == "train":
                 if name not in TrainParams.model_fields or name in _UNTUNABLE:
                     raise ValueError(f"has {key}, which is not a tunable key of the train section")
+            elif section in FAMILY_SECTIONS:
+                if name not in _family_settings(section):
+                    raise ValueError(
+                        f"has {key}, which is not a tunable key of {section} "
+                        f"(tunable: {', '.join(_family_settings(section))})"
+                    )
             elif section != "options" or not name:
                 raise ValueError(
-                    f"has {key}, which is not tunable: use train.<key>, options.<option> or model"
+                    f"has {key}, which is not tunable: use train.<key>, options.<option>, "
+                    "<family>.<key> or model"
                 )
         return space
+
+
+# The task families' own sections, whose scalar settings a study may sample (verify.margin,
+# detect.box_weight...): a family-wide setting, applied to every trial's task.
+FAMILY_SECTIONS = ("localize", "landmarks", "detect", "verify")
+_NOT_A_TASK_SETTING = {"data", "augment", "models", "primary_metric", "examples", "episodes"}
+
+
+def _family_settings(section: str) -> list[str]:
+    """The keys of a family's section its task reads (what a study may sample)."""
+    fields = Params.model_fields[section].annotation.model_fields
+    return [name for name in fields if name not in _NOT_A_TASK_SETTING]
 
 
 _UNTUNABLE = {

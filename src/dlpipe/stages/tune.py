@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from dlpipe import paths
-from dlpipe.config import Params
+from dlpipe.config import FAMILY_SECTIONS, Params
 from dlpipe.errors import ConfigError
 from dlpipe.tuning import report, study
 
@@ -21,14 +21,18 @@ def report_dir(name: str) -> Path:
 
 
 def _check_space(params: Params, name: str) -> None:
-    """A space that samples ``train.keep_prob`` for a network without dropout would fail every
-    trial; refused before the study starts."""
+    """A space that samples another family's key would tune nothing, and ``train.keep_prob`` for
+    a network without dropout would fail every trial; both refused before the study starts."""
+    family = params.family_of(name)
+    for key in params.tune.space:
+        section = key.partition(".")[0]
+        if section in FAMILY_SECTIONS and section != family:
+            raise ConfigError(f"tune.space.{key}: {name} is a {family} model, which does not read {section}")
     if "train.keep_prob" not in params.tune.space:
         return
     from dlpipe.models.registry import build_model
     from dlpipe.training.regularization import set_keep_prob
 
-    family = params.family_of(name)
     options = params.model_settings(name).options
     network = build_model(params.arch_of(name), 3, 10, params.data_of(family).image_size, options)
     if not set_keep_prob(network, 1.0):

@@ -46,7 +46,9 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial) -> float:
         sampled = space.suggest(trial, self.params.tune.space)
-        name, train, options = space.trial_settings(self.params, self.name, sampled, self.params.tune.epochs)
+        name, train, options, params = space.trial_settings(
+            self.params, self.name, sampled, self.params.tune.epochs
+        )
         run_id = tracking.create_run(
             self.tracking,
             run_name=f"trial-{trial.number}",
@@ -64,7 +66,7 @@ class Objective:
         trial.set_user_attr(RUN_ID_ATTR, run_id)
         mlflow_client = tracking.client(self.tracking)
         try:
-            value = self._train(trial, name, train, options, run_id)
+            value = self._train(trial, params, name, train, options, run_id)
         except optuna.TrialPruned:
             mlflow_client.set_tag(run_id, "optuna.state", "PRUNED")
             mlflow_client.set_terminated(run_id, "FINISHED")  # pruned is a result, not a failure
@@ -79,8 +81,10 @@ class Objective:
         mlflow_client.set_terminated(run_id, "FINISHED")
         return value
 
-    def _train(self, trial: optuna.Trial, name: str, train, options: dict, run_id: str) -> float:
-        data, task = build_task(self.params, name, options, train)
+    def _train(
+        self, trial: optuna.Trial, params: Params, name: str, train, options: dict, run_id: str
+    ) -> float:
+        data, task = build_task(params, name, options, train)
         monitor, mode = self.params.monitor(self.params.family_of(name))
         best = BestValue(monitor, mode)
         logger = MLFlowLogger(

@@ -11,7 +11,7 @@ from typing import Any
 
 import optuna
 
-from dlpipe.config import Params, SearchDimension, TrainParams
+from dlpipe.config import FAMILY_SECTIONS, Params, SearchDimension, TrainParams
 
 
 def optuna_name(key: str, dimension: SearchDimension) -> str:
@@ -44,16 +44,22 @@ def from_optuna(params: dict[str, Any], space: dict[str, SearchDimension]) -> di
 
 
 def trial_settings(params: Params, name: str, sampled: dict[str, Any], epochs: int):
-    """(model name, TrainParams, builder options) of one trial: the model's own settings with
-    the sampled values on top (``model`` too, where the space chooses among models), on one
-    device: tune.workers are the tuning's parallelism."""
+    """(model name, TrainParams, builder options, params) of one trial: the model's own settings
+    with the sampled values on top (``model`` too, where the space chooses among models; a
+    family's keys, such as ``verify.margin``, in the params returned), on one device:
+    tune.workers are the tuning's parallelism."""
     name = sampled.get("model", name)
     train = {key.removeprefix("train."): v for key, v in sampled.items() if key.startswith("train.")}
     options = {key.removeprefix("options."): v for key, v in sampled.items() if key.startswith("options.")}
     length = {"epochs": epochs, "steps": None}  # tune.epochs: the pruner's resource
     settings = TrainParams.model_validate({**params.train_for(name).model_dump(), **train, **length})
     settings = settings.in_one_process()
-    return name, settings, {**params.model_settings(name).options, **options}
+    for key, value in sampled.items():
+        section, _, field = key.partition(".")
+        if section in FAMILY_SECTIONS:
+            updated = getattr(params, section).model_copy(update={field: value})
+            params = params.model_copy(update={section: updated})
+    return name, settings, {**params.model_settings(name).options, **options}, params
 
 
 def params_overrides(params: Params, name: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -63,7 +69,8 @@ def params_overrides(params: Params, name: str, values: dict[str, Any]) -> dict[
         if key == "model":
             continue
         section, _, field = key.partition(".")
-        overrides[f"{params.model_key(name)}.{section}.{field}"] = value
+        where = section if section in FAMILY_SECTIONS else f"{params.model_key(name)}.{section}"
+        overrides[f"{where}.{field}"] = value
     return overrides
 
 
