@@ -61,7 +61,7 @@ class Task(pl.LightningModule, abc.ABC):
         return cls(
             arch=params.arch_of(name),
             in_channels=channels,
-            outputs=cls.output_width(params, data.names),
+            outputs=cls.outputs_for(params, data.names),
             image_size=size,
             names=data.names,
             options=options,
@@ -71,15 +71,10 @@ class Task(pl.LightningModule, abc.ABC):
 
     @staticmethod
     @abc.abstractmethod
-    def outputs_for(names: list[str]) -> int:
-        """The width of the network's last layer for these classes (or points)."""
+    def outputs_for(params: Params, names: list[str]) -> int:
+        """The width of the network's last layer for these classes (or points), or as the
+        family's settings say (verify's embedding)."""
         ...
-
-    @classmethod
-    def output_width(cls, params: Params, names: list[str]) -> int:
-        """The width of the network's last layer: ``outputs_for`` these names, unless the family's
-        settings say (verify's embedding)."""
-        return cls.outputs_for(names)
 
     @staticmethod
     def settings(params: Params, name: str, data: Any, train: TrainParams) -> dict[str, Any]:

@@ -61,7 +61,7 @@ class ClassificationTask(Task):
             raise ConfigError(f"train.manifold_mixup_alpha is set, but {arch} has no hidden layer to mix at")
 
     @staticmethod
-    def outputs_for(names: list[str]) -> int:
+    def outputs_for(params: Params, names: list[str]) -> int:
         return len(names)  # one logit per class
 
     @staticmethod

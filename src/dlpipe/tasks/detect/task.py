@@ -52,7 +52,7 @@ class DetectionTask(Task):
         return super().build(params, name, data, options, train)
 
     @staticmethod
-    def outputs_for(names: list[str]) -> int:
+    def outputs_for(params: Params, names: list[str]) -> int:
         return len(names)  # the classes; each detector sizes its output itself
 
     @staticmethod

@@ -28,7 +28,7 @@ class LandmarkTask(Task):
         zero_last_layer(self.model, bias=0.5)
 
     @staticmethod
-    def outputs_for(names: list[str]) -> int:
+    def outputs_for(params: Params, names: list[str]) -> int:
         return 2 * len(names)  # (x, y) of each point
 
     @staticmethod

@@ -25,7 +25,7 @@ class LocalizationTask(Task):
         zero_last_layer(self.model, bias=0.0)
 
     @staticmethod
-    def outputs_for(names: list[str]) -> int:
+    def outputs_for(params: Params, names: list[str]) -> int:
         return 5 + len(names)  # p_c, the box, one logit per class
 
     @staticmethod

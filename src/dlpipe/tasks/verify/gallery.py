@@ -79,7 +79,7 @@ def _gallery(name: str) -> tuple[list[str], np.ndarray]:
     return [str(n) for n in stored["names"]], stored["embeddings"]
 
 
-def _distances(params: Params, image: str, name: str) -> tuple[list[str], np.ndarray]:
+def _distances(image: str, name: str) -> tuple[list[str], np.ndarray]:
     """The enrolled names and the squared distance of ``image``'s embedding to each."""
     from dlpipe.inference import load_images
 
@@ -92,7 +92,7 @@ def _distances(params: Params, image: str, name: str) -> tuple[list[str], np.nda
 def verify(params: Params, image: str, identity: str, name: str | None = None) -> bool:
     """Whether ``image`` is ``identity``: prints the distance, the threshold and yes or no."""
     name = model_name(params, name)
-    names, distances = _distances(params, image, name)
+    names, distances = _distances(image, name)
     if identity not in names:
         raise DataError(
             f"{identity!r} is not enrolled in {paths.gallery(name)} (enrolled: {', '.join(names)})"
@@ -107,7 +107,7 @@ def identify(params: Params, image: str, top: int = 3, name: str | None = None) 
     """The nearest enrolled identities of ``image`` with their distances; the nearest if within
     the threshold, else None ("unknown")."""
     name = model_name(params, name)
-    names, distances = _distances(params, image, name)
+    names, distances = _distances(image, name)
     limit = float(np.sqrt(threshold(name)))
     order = np.argsort(distances)[:top]
     nearest = ", ".join(f"{names[i]} {np.sqrt(distances[i]):.4f}" for i in order)

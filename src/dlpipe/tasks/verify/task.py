@@ -46,11 +46,7 @@ class VerifyTask(Task):
         self._val: list[tuple[Tensor, Tensor]] = []
 
     @staticmethod
-    def outputs_for(names: list[str]) -> int:
-        raise NotImplementedError("the embedding's width is verify.embedding")
-
-    @classmethod
-    def output_width(cls, params: Params, names: list[str]) -> int:
+    def outputs_for(params: Params, names: list[str]) -> int:
         return params.verify.embedding
 
     @staticmethod
