@@ -191,21 +191,41 @@ def test_twenty_way_as_the_primary_metric_needs_twenty_validation_people(project
     assert not (root / "models").exists()
 
 
-def test_the_pair_loss_and_the_margin_are_read_by_the_train_stage(project):
+def test_the_verify_keys_are_read_by_the_train_and_evaluate_stages(project):
+    """loss, margin, photos_per_identity and embedding through train; episodes through evaluate."""
     short = {**SIAMESE, "train": {**SIAMESE["train"], "epochs": 1}}
     root = project({"verify": {"data": DATA, "models": {"siamese": short}}})
     split.run(load_params(), "verify")
     augment.run(load_params(), "verify")
 
-    def train_loss(verify: dict) -> float:
+    def trained(verify: dict) -> float:
         write_params(root, {"verify": {**verify, "data": DATA, "models": {"siamese": short}}})
         train.run(load_params(), "siamese")
         history = Path("reports/models/siamese/history.csv").read_text().splitlines()
         return float(dict(zip(history[0].split(","), history[1].split(","), strict=True))["train_loss"])
 
-    triplet, wider, pair = train_loss({}), train_loss({"margin": 0.5}), train_loss({"loss": "pair"})
+    triplet, wider, pair = trained({}), trained({"margin": 0.5}), trained({"loss": "pair"})
     assert wider > triplet  # the same batches, a wider margin: a larger hinge
     assert abs(pair - triplet) > 0.05  # cross-entropy of pairs, another scale
+    assert trained({"photos_per_identity": 8}) != triplet  # 8 identities x 8 photos, not 16 x 4
+    write_params(root, {"verify": {"photos_per_identity": 3, "data": DATA, "models": {"siamese": short}}})
+    refused = run_cli("train", "siamese", cwd=root)
+    assert (refused.returncode, refused.stderr) == (
+        2,
+        "params.yaml: verify.models.siamese: train.batch_size 64 must be a multiple of "
+        "verify.photos_per_identity 3, at least two identities' worth\n",
+    )
+    trained({"embedding": 16})
+    model, spec = load_model(Path("models/siamese/model.pt"))
+    assert spec["outputs"] == 16
+    x, _, _ = split_inputs("verify", "test")
+    assert predict_outputs(model, x[:4]).shape == (4, 16)
+    write_params(root, {"verify": {"episodes": 10, "data": DATA, "models": {"siamese": short}}})
+    evaluate.run(load_params(), "siamese")
+    metrics = json.loads(Path("reports/models/siamese/metrics.json").read_text())
+    embeddings, owners = predict_outputs(model, x), split_inputs("verify", "test")[1]
+    for ways in (5, 20):  # ten seeded episodes each
+        assert metrics[f"way{ways}"] == scores.one_shot_accuracy(embeddings, owners, ways, 10, seed=42)
 
 
 def test_a_study_tunes_the_loss_and_the_margin_of_the_verify_task(inside: Path):
