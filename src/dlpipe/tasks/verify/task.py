@@ -40,7 +40,7 @@ class VerifyTask(Task):
     ):
         super().__init__(*args, **kwargs)
         self.model = Embedder(self.model)
-        self.loss_kind, self.margin, self.episodes = loss, margin, episodes
+        self.margin, self.episodes = margin, episodes
         # pair: the logistic regression on |f(a) - f(b)|; trained here, not part of the embedder
         self.pair_head = nn.Linear(self.hparams["outputs"], 1) if loss == "pair" else None
         self._val: list[tuple[Tensor, Tensor]] = []
