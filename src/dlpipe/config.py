@@ -358,7 +358,7 @@ class TuneParams(Section):
 
 # The task families' own sections, whose scalar settings a study may sample (verify.margin,
 # detect.box_weight...): a family-wide setting, applied to every trial's task.
-FAMILY_SECTIONS = ("localize", "landmarks", "detect", "verify")
+FAMILY_SECTIONS = tuple(family for family in FAMILIES if family != "classify")  # classify's are top-level
 _NOT_A_TASK_SETTING = {"data", "augment", "models", "primary_metric", "examples", "episodes"}
 
 
