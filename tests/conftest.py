@@ -44,6 +44,11 @@ TINY = {
             }
         },
     },
+    "clips": {
+        "data": {"clips": 80, "frames": 4, "image_size": 16, "speed": 1},
+        "models": {"c3d": {"options": {"widths": [4, 8], "hidden": 16}, "train": {"epochs": 1}}},
+    },
+    "style": {"image_size": 32, "steps": 2, "gallery": {"contents": ["coffee"], "styles": ["grass"]}},
     "train": {"epochs": 2, "steps": None, "accelerator": "cpu", "devices": 1},
     "transfer": {"pretrain_epochs": 1, "finetune_epochs": 2},
     "export": {"latency_runs": 5},

@@ -176,7 +176,8 @@ def test_cli_rejects_an_architecture_not_in_models(project):
     result = run_cli("train", "alexnet", cwd=root)
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "params.yaml: no family's models lists 'alexnet' (listed: lenet5, lenet5_box, corners, yolo, siamese)"
+        "params.yaml: no family's models lists 'alexnet' "
+        "(listed: lenet5, lenet5_box, corners, yolo, siamese, c3d)"
     )
 
 

@@ -156,7 +156,7 @@ def closure(module: str, family: str | None = None) -> set[Path]:
     return files
 
 
-FAMILIES = ("classify", "localize", "landmarks", "detect", "verify")
+FAMILIES = ("classify", "localize", "landmarks", "detect", "verify", "clips")
 
 
 def dlpipe_stages() -> list[tuple[str, str, list[str], str | None]]:

@@ -37,7 +37,7 @@ SHIPPED = yaml.safe_load((REPO / "params.yaml").read_text())
 TIED = {
     *(
         f"{data}.ratios.{split}"
-        for data in ("data", "localize.data", "landmarks.data", "detect.data", "verify.data")
+        for data in ("data", "localize.data", "landmarks.data", "detect.data", "verify.data", "clips.data")
         for split in ("train", "val", "test")
     ),
     "data.source",
@@ -45,6 +45,10 @@ TIED = {
     "landmarks.data.source",
     "detect.data.source",
     "verify.data.source",
+    "clips.data.source",
+    "clips.data.frames",  # the moving digit's path fits the frame
+    "clips.data.image_size",
+    "clips.data.speed",
     *(f"detect.data.side_share.{i}" for i in range(2)),
     "train.epochs",
     "train.steps",

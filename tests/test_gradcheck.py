@@ -12,6 +12,7 @@ from dlpipe.models.lenet import LeNet5
 from dlpipe.models.mlp import MLP
 from dlpipe.models.nin import mlpconv
 from dlpipe.models.resnet import SmallResNet
+from dlpipe.models.video import C3D, R2Plus1D
 from dlpipe.tasks.classify.task import ClassificationTask, classification_loss
 from dlpipe.tasks.landmarks.task import LandmarkTask
 from dlpipe.tasks.localize.task import LocalizationTask
@@ -95,15 +96,26 @@ def _train_mode_error(module: torch.nn.Module, x: torch.Tensor, max_per_tensor: 
         (lambda: mlpconv(2, (4, 3, 3), kernel=3), (2, 2, 5, 5)),
         (lambda: SmallResNet(2, 3, widths=[2, 4], blocks=[1, 1]), (2, 2, 6, 6)),
         (lambda: replace_first_conv(torch.nn.Conv2d(3, 2, 3), 1), (1, 1, 5, 5)),
+        (lambda: C3D(1, 3, widths=[2, 3], hidden=4, dropout=0.0), (2, 1, 4, 6, 6)),
+        (lambda: R2Plus1D(1, 3, widths=[2, 3], hidden=4, dropout=0.0), (2, 1, 4, 6, 6)),
     ],
-    ids=["mlp", "lenet5-bn", "lenet5-classic", "nin-mlpconv", "small-resnet", "first-conv"],
+    ids=[
+        "mlp",
+        "lenet5-bn",
+        "lenet5-classic",
+        "nin-mlpconv",
+        "small-resnet",
+        "first-conv",
+        "c3d",
+        "r2plus1d",
+    ],
 )
 def test_custom_layers_pass_gradient_checking(make, shape):
     # Built here, after seeding: torch starts every process from a random seed, and a random
     # draw can put a ReLU or max-pool input within epsilon of its kink.
     torch.manual_seed(0)
     layer = make()
-    if any(isinstance(m, torch.nn.BatchNorm1d | torch.nn.BatchNorm2d) for m in layer.modules()):
+    if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in layer.modules()):
         layer.train()(torch.randn(*shape))  # non-trivial running statistics for eval mode
     assert check_module(layer, _double(*shape)) < 1e-6
     assert _train_mode_error(layer, _double(*shape)) < 1e-6  # dropout on, batch statistics

@@ -9,7 +9,7 @@ from sklearn.datasets import load_digits
 from conftest import REPO
 from dlpipe.config import load_params
 from dlpipe.models.complexity import multiply_accumulates
-from dlpipe.models.registry import ARCHITECTURES, DETECTORS, build_model
+from dlpipe.models.registry import ARCHITECTURES, DETECTORS, VIDEO, build_model
 from dlpipe.tasks.classify.task import ClassificationTask, predicted_labels
 from dlpipe.training.optim import build_optimizer, build_schedule
 
@@ -21,7 +21,8 @@ def _count(model: torch.nn.Module, skip: tuple[str, ...] = ()) -> int:
     return sum(p.numel() for name, p in model.named_parameters() if not name.startswith(skip))
 
 
-@pytest.mark.parametrize("arch", sorted(ARCHITECTURES.keys() - DETECTORS))  # detectors: tests/test_yolo.py
+# detectors: tests/test_yolo.py; clips: tests/test_clips.py
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES.keys() - DETECTORS - VIDEO))
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
 def test_output_shape(arch: str, shape: tuple[int, int, int]):
     torch.manual_seed(0)

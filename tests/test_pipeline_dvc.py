@@ -23,6 +23,7 @@ ENTRIES = {
     "landmarks": "corners",
     "detect": "yolo",
     "verify": "siamese",
+    "clips": "c3d",
 }
 
 
@@ -49,7 +50,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_make_runs_every_stage_in_a_preloaded_worker(pipeline: Path):
     stderr = (pipeline.parent / "repro.stderr").read_text()
     stages = [f"{stage} {family}" for stage in ("split", "augment") for family in ENTRIES]
-    stages += ["transfer", "leaderboard"]
+    stages += ["transfer", "stylize", "leaderboard"]
     stages += [f"{stage} {name}" for stage in ("train", "evaluate", "export") for name in ENTRIES.values()]
     for stage in stages:
         assert f"dlpipe.preload: {stage} took " in stderr
@@ -86,6 +87,10 @@ def test_repro_writes_every_declared_output(pipeline: Path):
         "reports/leaderboard/classify.csv",
         "reports/leaderboard/localize.png",
         "reports/leaderboard/landmarks.csv",
+        "reports/models/c3d/clips.png",
+        "reports/style/gallery.png",
+        "reports/style/losses.png",
+        "reports/style/metrics.json",
     ):
         assert (pipeline / path).is_file(), path
     assert not (pipeline / "mlruns").exists()
@@ -98,6 +103,7 @@ def test_leaderboard_rows_are_the_metrics_files(pipeline: Path):
         "landmarks": ("nme", "pck"),
         "detect": ("map50", "map", "mar100"),
         "verify": ("way20", "way5", "auc", "tar_far_1e-3", "acc_val_threshold", "threshold_gap"),
+        "clips": ("accuracy",),
     }
     costs = ("parameters", "macs_per_image", "train_seconds", "onnx_latency_ms")
     champions = json.loads((pipeline / "reports/champion.json").read_text())
@@ -170,6 +176,7 @@ def test_unrelated_param_edit_reruns_only_what_reads_it(pipeline: Path):
         "export_landmarks@corners",
         "export_detect@yolo",
         "export_verify@siamese",
+        "export_clips@c3d",
     }
 
 

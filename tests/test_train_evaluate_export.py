@@ -21,7 +21,7 @@ from dlpipe.config import load_params
 from dlpipe.errors import ExportError
 from dlpipe.evaluation.outputs import in_batches, predict_outputs, split_inputs
 from dlpipe.models.checkpoint import load_model
-from dlpipe.models.registry import ARCHITECTURES, DETECTORS, build_model
+from dlpipe.models.registry import ARCHITECTURES, DETECTORS, VIDEO, build_model
 from dlpipe.stages import export
 
 
@@ -213,7 +213,7 @@ SLOW_TO_EXPORT = {"inception", "resnet56"}
     "arch",
     [
         pytest.param(a, marks=pytest.mark.slow) if a in SLOW_TO_EXPORT else a
-        for a in sorted(ARCHITECTURES.keys() - DETECTORS)
+        for a in sorted(ARCHITECTURES.keys() - DETECTORS - VIDEO)
     ],
 )
 def test_every_architecture_exports_to_onnx_and_pt2_matching_eager(arch: str, tmp_path: Path):

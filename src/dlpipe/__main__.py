@@ -69,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("--top", type=_positive(int), default=5, help="classes shown per image")
     predict.add_argument("--out", default=".", help="detect: the folder its images with boxes go to")
+    stylize = commands.add_parser(
+        "stylize", help="the style gallery (the stage), or CONTENT in the style of STYLE with -o OUT.png"
+    )
+    stylize.add_argument("content", metavar="CONTENT", nargs="?", help="a built-in image's name or a file")
+    stylize.add_argument("style", metavar="STYLE", nargs="?", help="a built-in image's name or a file")
+    stylize.add_argument("-o", "--out", help="the PNG to write (with CONTENT and STYLE)")
     model_help = "a model of verify.models (default: its only one)"
     enroll = commands.add_parser("enroll", help="store one embedding per person of DIR/<identity>/<image>")
     enroll.add_argument("folder", metavar="DIR", help="a folder of person folders, one photo or more each")
@@ -97,7 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         from dlpipe.config import load_params
 
         params = load_params()
-        if args.stage in TRACKED:
+        one_image = args.stage == "stylize" and (args.content or args.style or args.out)
+        if one_image and not (args.content and args.style and args.out):
+            raise DlpipeError("stylize: give CONTENT, STYLE and -o OUT.png together (or none: the gallery)")
+        if args.stage in TRACKED or (args.stage == "stylize" and not one_image):
             from dlpipe import tracking
 
             tracking.check_server(params.tracking)
@@ -117,7 +126,11 @@ def main(argv: list[str] | None = None) -> int:
                 gallery.identify(params, args.image, args.top, args.model)
             return 0
         stage = importlib.import_module(f"dlpipe.stages.{args.stage}")
-        if args.stage == "tune":
+        if one_image:
+            from pathlib import Path
+
+            stage.one(params, args.content, args.style, Path(args.out))
+        elif args.stage == "tune":
             name = _model_name(params, args.name or params.tune.model)
             stage.run(params, name, args.trials, args.timeout, args.workers, args.storage, args.study)
         elif args.stage in STAGES_WITH_MODEL:

@@ -552,6 +552,67 @@ class VerifyParams(Section):
     _empty_models = field_validator("models", mode="before")(_models_may_be_empty)
 
 
+class ClipsData(Section):
+    """Clips or volumes, D×S×S×C: built-in moving digits, or a folder per class of .npy arrays."""
+
+    source: Literal["moving_digits", "folders"]
+    path: str | None  # folders: path/<class>/<clip>.npy
+    clips: Annotated[int, Field(ge=20)]  # moving_digits: how many to make
+    frames: Annotated[int, Field(ge=2, le=64)]  # moving_digits
+    image_size: Annotated[int, Field(ge=16, le=256)]  # moving_digits
+    speed: Annotated[int, Field(ge=1, le=8)]  # moving_digits: pixels a frame
+    ratios: Ratios
+    seed: int
+
+    _path_needed = field_validator("path")(_path_required_for("folders"))
+
+    @model_validator(mode="after")
+    def _path_fits(self) -> ClipsData:
+        from dlpipe.data.clips import path_problem
+
+        problem = self.source == "moving_digits" and path_problem(self.frames, self.image_size, self.speed)
+        if problem:
+            raise ValueError(f"(frames, image_size, speed): {problem}")
+        return self
+
+
+class ClipsParams(Section):
+    """3-D convolution: a class for each clip or volume, C×D×H×W."""
+
+    data: ClipsData
+    augment: AugmentParams
+    models: Models
+    primary_metric: Literal["accuracy"]
+    examples: Annotated[int, Field(ge=1, le=32)]  # test clips in the clips plot
+
+    _empty_models = field_validator("models", mode="before")(_models_may_be_empty)
+
+
+class StyleGallery(Section):
+    contents: Annotated[list[str], Field(min_length=1)]  # built-in names or image files
+    styles: Annotated[list[str], Field(min_length=1)]
+
+
+class StyleParams(Section):
+    """Neural style transfer: J(G) = alpha J_content(C, G) + beta J_style(S, G) + tv_weight TV(G),
+    minimised over G's pixels (dlpipe.style)."""
+
+    extractor: Literal["random_multiscale", "vgg19", "random_vgg19"]
+    content_layer: str | None  # null: the extractor's own default
+    style_layers: dict[str, Annotated[float, Field(ge=0)]] | None  # layer -> weight; null: default
+    alpha: Annotated[float, Field(ge=0)]
+    beta: Annotated[float, Field(ge=0)]
+    tv_weight: Annotated[float, Field(ge=0)]
+    optimizer: Literal["lbfgs", "adam"]
+    steps: Annotated[int, Field(ge=1)]  # L-BFGS iterations, or Adam steps
+    lr: Annotated[float, Field(gt=0)]  # adam
+    image_size: Annotated[int, Field(ge=16, le=1024)]
+    init: Literal["content", "noise"]
+    preserve_colour: bool  # transfer on luminance only; the content's colours kept
+    seed: int
+    gallery: StyleGallery
+
+
 class Params(Section):
     data: DataParams
     augment: AugmentParams
@@ -567,6 +628,8 @@ class Params(Section):
     landmarks: LandmarksParams
     detect: DetectParams
     verify: VerifyParams
+    clips: ClipsParams
+    style: StyleParams
 
     _empty_models = field_validator("models", mode="before")(_models_may_be_empty)
 
@@ -595,7 +658,9 @@ class Params(Section):
         """The validation metric that stands for the family's primary metric, and its direction."""
         return FAMILIES[family].monitors[self.primary_metric(family)]
 
-    def data_of(self, family: str) -> DataParams | LocalizeData | LandmarksData | DetectData | VerifyData:
+    def data_of(
+        self, family: str
+    ) -> DataParams | LocalizeData | LandmarksData | DetectData | VerifyData | ClipsData:
         return self.data if family == "classify" else getattr(self, family).data
 
     def augment_of(self, family: str) -> AugmentParams:
@@ -603,7 +668,7 @@ class Params(Section):
 
     @model_validator(mode="after")
     def _known_models(self) -> Params:
-        from dlpipe.models.registry import ARCHITECTURES, DETECTORS
+        from dlpipe.models.registry import ARCHITECTURES, OWN_ARCHITECTURES
 
         seen: dict[str, str] = {}
         for family in FAMILIES:
@@ -618,9 +683,15 @@ class Params(Section):
                 if arch not in ARCHITECTURES:
                     known = ", ".join(sorted(ARCHITECTURES))
                     raise ValueError(f"{key}.{name} names an unknown architecture {arch!r} (known: {known})")
-                if (arch in DETECTORS) != (family == "detect"):
-                    wanted = f"one of {', '.join(sorted(DETECTORS))}" if family == "detect" else "no detector"
+                own = OWN_ARCHITECTURES.get(family)
+                if own is not None and arch not in own:
+                    wanted = f"one of {', '.join(sorted(own))}"
                     raise ValueError(f"{key}.{name} has architecture {arch}: a {family} model needs {wanted}")
+                for other, archs in OWN_ARCHITECTURES.items():
+                    if other != family and arch in archs:
+                        raise ValueError(
+                            f"{key}.{name} has architecture {arch}, which only {other} models take"
+                        )
         return self
 
     @model_validator(mode="after")

@@ -38,10 +38,11 @@ def load_images(files: list[str], size: int, channels: int) -> np.ndarray:
 
 
 def normalise(images: np.ndarray, stats: dict[str, list[float]]) -> np.ndarray:
-    """As data.tensors.to_tensor, in numpy: float32 N×C×H×W."""
-    x = images.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
-    mean = np.array(stats["mean"], dtype=np.float32).reshape(1, -1, 1, 1)
-    std = np.array(stats["std"], dtype=np.float32).reshape(1, -1, 1, 1)
+    """As data.tensors.to_tensor, in numpy: float32 N×C×H×W (clips: N×C×D×H×W)."""
+    x = images.transpose(0, images.ndim - 1, *range(1, images.ndim - 1)).astype(np.float32) / 255.0
+    per_channel = (1, -1) + (1,) * (images.ndim - 2)
+    mean = np.array(stats["mean"], dtype=np.float32).reshape(per_channel)
+    std = np.array(stats["std"], dtype=np.float32).reshape(per_channel)
     return (x - mean) / std
 
 
@@ -65,8 +66,10 @@ def predict(
     if not report.exists():
         raise DataError(f"{report}: missing; run `dvc repro` first")
     split = disk.read_json(report)
-    size, _, channels = split["image_shape"]
-    x = normalise(load_images(files, size, channels), disk.read_json(paths.normalization(family)))
+    shape, shown = split["image_shape"], FAMILIES[family].part("predict")
+    # a family of other inputs than image files (clips: .npy) reads them itself
+    images = shown.load(files, shape) if hasattr(shown, "load") else load_images(files, shape[0], shape[2])
+    x = normalise(images, disk.read_json(paths.normalization(family)))
     uri, name = model_uri(params, family, name)
     tracking.client(params.tracking)
     import mlflow.pyfunc

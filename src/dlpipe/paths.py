@@ -80,6 +80,9 @@ def gallery(name: str) -> Path:
     return model_dir(name) / "gallery.npz"
 
 
+STYLE = REPORTS / "style"  # the stylize stage's gallery, metrics and loss curves
+
+
 def report_dir(name: str) -> Path:
     """Per-model reports. They sit one level down, in ``reports/models/``,
     so that the leaderboard can depend on that one folder while writing its own

@@ -58,7 +58,7 @@ class ArrayDataModule(pl.LightningDataModule):
         return [paths.augmented_train(family), paths.split_file(family, "val"), paths.normalization(family)]
 
     @property
-    def input_shape(self) -> tuple[int, int, int]:
+    def input_shape(self) -> tuple[int, ...]:
         return tuple(self.datasets["train"].x.shape[1:])  # type: ignore[return-value]
 
     def _loader(self, share: Sampler[int]) -> DataLoader:

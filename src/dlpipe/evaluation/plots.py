@@ -152,6 +152,43 @@ def picture_grid(images: list[np.ndarray], titles: list[str], path: Path, title:
     _save(figure, path)
 
 
+def picture_table(
+    rows: list[list[np.ndarray]], row_titles: list[str], column_titles: list[str], path: Path, title: str
+) -> None:
+    """RGB pictures in a table: a title at the left of each row and over each column."""
+    height, width = len(rows), max(len(row) for row in rows)
+    figure, axes = plt.subplots(height, width, figsize=(1.9 * width, 1.9 * height + 0.5), squeeze=False)
+    for axis in axes.flat:
+        axis.set_xticks([])
+        axis.set_yticks([])
+        for side in axis.spines.values():
+            side.set_visible(False)
+    for r, row in enumerate(rows):
+        axes[r, 0].set_ylabel(row_titles[r], fontsize=8)
+        for c, picture in enumerate(row):
+            axes[r, c].imshow(picture, interpolation="nearest")
+    for c, text in enumerate(column_titles):
+        axes[0, c].set_title(text, fontsize=8)
+    figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def picture_strips(strips: list[np.ndarray], titles: list[str], path: Path, title: str) -> None:
+    """Wide RGB pictures (a clip's frames side by side), one a row, a title over each."""
+    rows = max(1, len(strips))
+    width = max((s.shape[1] / s.shape[0] for s in strips), default=8)
+    figure, axes = plt.subplots(rows, 1, figsize=(min(1.0 * width, 14), 1.3 * rows + 0.4), squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, picture, text in zip(axes.flat, strips, titles, strict=False):
+        axis.imshow(picture, interpolation="nearest")
+        axis.set_title(text, fontsize=7)
+    figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    _save(figure, path)
+
+
 def distance_histograms(
     same: np.ndarray, different: np.ndarray, threshold: float, path: Path, title: str
 ) -> None:

@@ -7,7 +7,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 
-def multiply_accumulates(model: nn.Module, input_shape: tuple[int, int, int]) -> int:
+def multiply_accumulates(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     """MACs of one forward pass on one image (FLOPs / 2), in eval mode."""
     was_training = model.training
     model.eval()

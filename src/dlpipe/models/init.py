@@ -10,14 +10,14 @@ def initialize(model: nn.Module, scheme: str) -> None:
     if scheme not in ("he", "xavier"):
         raise ValueError(f"unknown init {scheme!r} (known: he, xavier)")
     for module in model.modules():
-        if isinstance(module, nn.Conv2d | nn.Linear):
+        if isinstance(module, nn.Conv2d | nn.Conv3d | nn.Linear):
             if scheme == "he":
                 nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
             else:
                 nn.init.xavier_uniform_(module.weight)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.BatchNorm2d | nn.BatchNorm1d):
+        elif isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d | nn.BatchNorm3d):
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
 

@@ -33,9 +33,16 @@ ARCHITECTURES: dict[str, str] = {
     "yolo": "dlpipe.models.yolo:yolo",
     "sliding_window": "dlpipe.models.sliding_window:sliding_window",
     "faster_rcnn": "dlpipe.models.faster_rcnn:faster_rcnn",
+    "c3d": "dlpipe.models.video:c3d",
+    "r2plus1d": "dlpipe.models.video:r2plus1d",
+    "frame_average": "dlpipe.models.video:frame_average",
 }
 # Architectures whose output is a grid of boxes: the detect family's, and only its.
 DETECTORS = frozenset({"yolo", "sliding_window", "faster_rcnn"})
+# Architectures of C×D×H×W inputs: the clips family's, and only its.
+VIDEO = frozenset({"c3d", "r2plus1d", "frame_average"})
+# The families that take only architectures of their own, and those.
+OWN_ARCHITECTURES = {"detect": DETECTORS, "clips": VIDEO}
 
 
 def builder(name: str) -> Callable[..., nn.Module]:

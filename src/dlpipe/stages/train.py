@@ -126,7 +126,6 @@ def _publish(
     history.write()
     monitor, _ = params.monitor(family)
     learning_curves(history.rows, report_dir / paths.HISTORY_PNG, name, monitor.removeprefix("val_"))
-    channels, size = task.hparams.in_channels, task.hparams.image_size
     summary = {
         "architecture": params.arch_of(name),
         "family": family,
@@ -137,7 +136,7 @@ def _publish(
         "best_epoch": best_epoch,  # of epochs tied on the monitor, the latest
         "parameters": sum(p.numel() for p in best_task.model.parameters()),
         "trainable_parameters": sum(p.numel() for p in task.model.parameters() if p.requires_grad),
-        "macs_per_image": multiply_accumulates(best_task.model.eval(), (channels, size, size)),
+        "macs_per_image": multiply_accumulates(best_task.model.eval(), task.input_shape),
         "train_seconds": round(history.train_seconds, 2),
     }
     disk.write_json(report_dir / paths.TRAIN_SUMMARY, summary)

@@ -101,6 +101,13 @@ FAMILIES: dict[str, Family] = {
             output="embedding",
             embeds=True,
         ),
+        Family(
+            name="clips",
+            title="3-D convolution: clips and volumes",
+            monitors={"accuracy": ("val_acc", "max")},
+            columns=("accuracy",),
+            output="logits",
+        ),
     )
 }
 

@@ -82,6 +82,11 @@ class Task(pl.LightningModule, abc.ABC):
         return {}
 
     @property
+    def input_shape(self) -> tuple[int, ...]:
+        """One example's shape as the network takes it: C×H×W (clips: C×D×H×W)."""
+        return (self.hparams.in_channels, self.hparams.image_size, self.hparams.image_size)
+
+    @property
     def spec(self) -> dict[str, Any]:
         return {key: self.hparams[key] for key in SPEC_KEYS}
 
@@ -111,8 +116,10 @@ class Task(pl.LightningModule, abc.ABC):
         """Convolution weights in channels-last (NHWC) layout, set before the optimiser sees them:
         a training step of ResNets, VGG, Inception and NiN takes 0.7-0.9x the time on the CPU
         (benchmarks/memory_format.py), and tensor cores prefer it too. Values do not change."""
-        if self._channels_last:
-            self.model.to(memory_format=torch.channels_last)
+        if self._channels_last:  # 2-D convolutions' weights only: 3-D ones (clips) keep NCDHW
+            self.model._apply(
+                lambda t: t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t
+            )
 
     def on_after_batch_transfer(self, batch: tuple[Tensor, Tensor], dataloader_idx: int) -> Any:
         x, y = batch
