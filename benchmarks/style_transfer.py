@@ -21,20 +21,13 @@ from pathlib import Path
 import torch
 from throughput import report
 
+from dlpipe.stages.stylize import judged
 from dlpipe.style import extractors, images, judge
-from dlpipe.style.transfer import StyleSettings, luminance_style, stylize
+from dlpipe.style.transfer import StyleSettings, stylize
 
 RESULTS = Path(__file__).parent / "results" / "style_transfer.json"
 GRID = Path(__file__).parent / "results" / "style_extractors.png"
 PAIRS = ["coffee/grass", "chelsea/brick", "astronaut/gravel", "china/flower"]
-
-
-def targets_met(row: dict) -> bool:
-    """Plain: drop >= 60% and >= 15 points over histogram matching; colour-preserving: luminance
-    drop >= 30%; both at luminance SSIM >= 0.4."""
-    if row["variant"] == "plain":
-        return row["drop"] >= 60 and row["drop"] - row["drop_matched"] >= 15 and row["ssim"] >= 0.4
-    return row["drop"] >= 30 and row["ssim"] >= 0.4
 
 
 def run(extractor: str, pair: str, preserve: bool, args: argparse.Namespace) -> tuple[dict, torch.Tensor]:
@@ -47,7 +40,7 @@ def run(extractor: str, pair: str, preserve: bool, args: argparse.Namespace) -> 
     start = time.perf_counter()
     result, _ = stylize(content, style, settings)
     seconds = time.perf_counter() - start
-    found = judge.measure(content, style, result)
+    found = judged(content, style, result, settings)  # the stylize stage's measures and targets
     prefix = "luminance_" if preserve else ""
     row = {
         "extractor": extractor,
@@ -58,12 +51,9 @@ def run(extractor: str, pair: str, preserve: bool, args: argparse.Namespace) -> 
         "ssim": found["ssim_result"],
         "ssim_matched": found["ssim_matched"],
         "seconds": round(seconds, 1),
-        "drop_vs_luminance_style": "",
+        "drop_vs_luminance_style": found.get("luminance_drop_vs_imitated", ""),
     }
-    if preserve:
-        imitated = luminance_style(content, style).expand(-1, 3, -1, -1)
-        row["drop_vs_luminance_style"] = judge.measure(content, imitated, result)["luminance_drop_result"]
-    return row | {"met": targets_met(row), "judge": found}, result
+    return row | {"met": found["targets_met"], "judge": found}, result
 
 
 def main() -> None:

@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     tune.add_argument("--storage", help="SQLAlchemy URL of the study database")
     tune.add_argument("--study", help="study name (default: dlpipe-NAME)")
     predict = commands.add_parser("predict", help="a trained model's results on image files")
-    predict.add_argument("images", metavar="IMAGE", nargs="+", help="PNG or JPEG files")
+    predict.add_argument("images", metavar="IMAGE", nargs="+", help="PNG or JPEG files (clips: .npy)")
     predict.add_argument(
         "--model", help="a model: a key of any family's models (default: the family's champion)"
     )
