@@ -137,11 +137,16 @@ def worst_mistakes(
     _save(figure, path)
 
 
-def picture_grid(images: list[np.ndarray], titles: list[str], path: Path, title: str) -> None:
-    """RGB images (targets and predictions already drawn on them) in a grid, a title under each."""
-    columns = min(8, max(1, len(images)))
+def picture_grid(
+    images: list[np.ndarray], titles: list[str], path: Path, title: str, columns: int = 8
+) -> None:
+    """RGB images (targets and predictions already drawn on them) in a grid, a title under each;
+    wide pictures (a clip's frames side by side) get cells as wide."""
+    columns = min(columns, max(1, len(images)))
     rows = max(1, -(-len(images) // columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(1.8 * columns, 2.0 * rows + 0.4), squeeze=False)
+    aspect = max((image.shape[1] / image.shape[0] for image in images), default=1.0)
+    width = min(1.8 * columns * aspect, 16)
+    figure, axes = plt.subplots(rows, columns, figsize=(width, 2.0 * rows + 0.4), squeeze=False)
     for axis in axes.flat:
         axis.axis("off")
     for axis, image, text in zip(axes.flat, images, titles, strict=False):
@@ -169,21 +174,6 @@ def picture_table(
             axes[r, c].imshow(picture, interpolation="nearest")
     for c, text in enumerate(column_titles):
         axes[0, c].set_title(text, fontsize=8)
-    figure.suptitle(title, fontsize=9)
-    figure.tight_layout()
-    _save(figure, path)
-
-
-def picture_strips(strips: list[np.ndarray], titles: list[str], path: Path, title: str) -> None:
-    """Wide RGB pictures (a clip's frames side by side), one a row, a title over each."""
-    rows = max(1, len(strips))
-    width = max((s.shape[1] / s.shape[0] for s in strips), default=8)
-    figure, axes = plt.subplots(rows, 1, figsize=(min(1.0 * width, 14), 1.3 * rows + 0.4), squeeze=False)
-    for axis in axes.flat:
-        axis.axis("off")
-    for axis, picture, text in zip(axes.flat, strips, titles, strict=False):
-        axis.imshow(picture, interpolation="nearest")
-        axis.set_title(text, fontsize=7)
     figure.suptitle(title, fontsize=9)
     figure.tight_layout()
     _save(figure, path)

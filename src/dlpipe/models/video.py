@@ -91,6 +91,11 @@ class FrameAverage(nn.Module):
         return self.network(x.mean(dim=2))
 
 
+def _initialised(model: nn.Module, init: str) -> nn.Module:
+    initialize(model, init)
+    return model
+
+
 def c3d(
     in_channels: int,
     num_classes: int,
@@ -100,9 +105,7 @@ def c3d(
     dropout: float = 0.0,
     init: str = "he",
 ) -> C3D:
-    model = C3D(in_channels, num_classes, list(widths), hidden, dropout)
-    initialize(model, init)
-    return model
+    return _initialised(C3D(in_channels, num_classes, list(widths), hidden, dropout), init)
 
 
 def r2plus1d(
@@ -114,9 +117,7 @@ def r2plus1d(
     dropout: float = 0.0,
     init: str = "he",
 ) -> R2Plus1D:
-    model = R2Plus1D(in_channels, num_classes, list(widths), hidden, dropout)
-    initialize(model, init)
-    return model
+    return _initialised(R2Plus1D(in_channels, num_classes, list(widths), hidden, dropout), init)
 
 
 def frame_average(

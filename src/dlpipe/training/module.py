@@ -57,7 +57,7 @@ class Task(pl.LightningModule, abc.ABC):
     def build(cls, params: Params, name: str, data: Any, options: dict[str, Any], train: TrainParams) -> Task:
         """Model ``name``'s task sized for ``data`` (an ArrayDataModule), with ``options`` and
         ``train`` (the model's own, or a tuning trial's)."""
-        channels, size, _ = data.input_shape
+        channels, *_, size = data.input_shape  # C×H×W, or C×D×H×W for clips
         return cls(
             arch=params.arch_of(name),
             in_channels=channels,

@@ -47,8 +47,8 @@ def clips_plot(
     predicted = outputs.argmax(axis=1)
     shown = [strip(clip) for clip in clips[:count]]
     titles = [f"{names[t]} -> {names[p]}" for t, p in zip(targets[:count], predicted[:count], strict=True)]
-    plots.picture_strips(
-        shown, titles, paths.report_dir(name) / PLOT, f"{name}: test clips, true -> predicted"
+    plots.picture_grid(
+        shown, titles, paths.report_dir(name) / PLOT, f"{name}: test clips, true -> predicted", columns=1
     )
 
 

@@ -19,19 +19,9 @@ class ClipTask(Task):
         super().__init__(*args, **kwargs)
         self.frames = frames
 
-    @classmethod
-    def build(cls, params: Params, name: str, data: Any, options: dict[str, Any], train: TrainParams) -> Task:
-        channels, frames, size, _ = data.input_shape
-        return cls(
-            arch=params.arch_of(name),
-            in_channels=channels,
-            outputs=cls.outputs_for(params, data.names),
-            image_size=size,
-            names=data.names,
-            options=options,
-            train=train.model_dump(),
-            frames=frames,
-        )
+    @staticmethod
+    def settings(params: Params, name: str, data: Any, train: TrainParams) -> dict[str, Any]:
+        return {"frames": data.input_shape[1]}  # C×D×H×W: for the multiply-accumulates of one clip
 
     @property
     def input_shape(self) -> tuple[int, ...]:
