@@ -123,3 +123,34 @@ def test_the_shipped_gallery_names_built_in_images_only():
         json.dumps(load_params(Path(__file__).parents[1] / "params.yaml").style.gallery.model_dump())
     )
     assert set(shipped["contents"]) <= set(images.CONTENTS) and set(shipped["styles"]) <= set(images.STYLES)
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"alpha": 5.0},
+        {"beta": 20.0},
+        {"tv_weight": 50.0},
+        {"optimizer": "adam"},
+        {"optimizer": "adam", "lr": 0.01},
+        {"init": "noise"},
+        {"init": "noise", "seed": 1},
+        {"content_layer": "k3"},
+        {"style_layers": {"k3": 1.0, "k23": 0.5}},
+        {"extractor": "random_vgg19"},
+    ],
+    ids=lambda changed: ",".join(f"{k}={v}" for k, v in changed.items()),
+)
+def test_each_style_setting_changes_the_image_the_command_writes(project, changed):
+    """The same pair with one setting changed (adam's lr and the seed of a noise start, against
+    adam and noise) is another image."""
+    root = project()
+
+    def written(style: dict) -> bytes:
+        write_params(root, {"style": STYLE | {"steps": 12} | style})  # 3 iterations barely move a pixel
+        with contextlib.chdir(root):
+            stylize.one(load_params(), "coffee", "grass", Path("out.png"))
+        return (root / "out.png").read_bytes()
+
+    base = {k: v for k, v in changed.items() if k in ("optimizer", "init")} if len(changed) > 1 else {}
+    assert written(changed) != written(base)
