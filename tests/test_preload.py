@@ -99,7 +99,7 @@ def test_an_error_reaches_the_client_as_one_line_and_exit_2(session) -> None:
     assert (status, out) == (2, "")
     assert err.splitlines() == [
         "params.yaml: no family's models lists 'nope' "
-        "(listed: logreg, slow, lenet5_box, corners, yolo, siamese)"
+        "(listed: logreg, slow, lenet5_box, corners, yolo, siamese, c3d)"
     ]
 
 
