@@ -229,3 +229,41 @@ def test_predict_reads_npy_clips_and_names_a_direction(trained: Path):
     result = run_cli("predict", "wrong.npy", "--model", "c3d", cwd=trained)
     assert result.returncode == 2
     assert result.stderr.strip() == "wrong.npy: uint8 (2, 16, 16, 1), the model takes uint8 (4, 16, 16, 1)"
+
+
+def test_the_clip_count_frames_size_and_speed_are_read_by_the_split_stage(project):
+    root = project({"clips": {"data": {"clips": 40, "frames": 5, "image_size": 24, "speed": 3}}})
+    with contextlib.chdir(root):
+        split.run(load_params(), "clips")
+        report = disk.read_json(Path("reports/clips/split.json"))
+        train = disk.load_arrays(Path("data/clips/split/train.npz"))
+    assert report["image_shape"] == [5, 24, 24, 1]
+    assert sum(report["examples"].values()) == 40
+    steps = {"right": (0, 3), "left": (0, -3), "down": (3, 0), "up": (-3, 0)}  # speed 3
+    found = [
+        max(steps, key=lambda name: sum(_moved(clip[t], clip[t + 1], steps[name]) for t in range(4)))
+        == DIRECTIONS[label]
+        for clip, label in zip(train["x"][..., 0], train["y"], strict=True)
+    ]
+    assert np.mean(found) >= 0.9
+
+
+@pytest.mark.slow
+def test_clips_examples_is_read_by_the_evaluate_stage(trained: Path, monkeypatch: pytest.MonkeyPatch):
+    from PIL import Image
+
+    monkeypatch.chdir(trained)
+    heights = {}
+    for examples in (1, 4):
+        write_params(
+            trained,
+            {
+                "clips": {
+                    "models": {"c3d": {"options": {"widths": [4, 8], "hidden": 16}}},
+                    "examples": examples,
+                }
+            },
+        )
+        evaluate.run(load_params(), "c3d")
+        heights[examples] = Image.open("reports/models/c3d/clips.png").height
+    assert heights[4] > 2 * heights[1]  # one strip a test clip
