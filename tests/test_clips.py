@@ -228,7 +228,7 @@ def test_predict_reads_npy_clips_and_names_a_direction(trained: Path):
     assert shown.startswith("clip.npy: ") and shown.split()[1] in DIRECTIONS
     result = run_cli("predict", "wrong.npy", "--model", "c3d", cwd=trained)
     assert result.returncode == 2
-    assert result.stderr.strip() == "wrong.npy: uint8 (2, 16, 16, 1), the model takes uint8 (4, 16, 16, 1)"
+    assert result.stderr.strip() == "wrong.npy: shape (2, 16, 16, 1), the model takes (4, 16, 16, 1)"
 
 
 def test_the_clip_count_frames_size_and_speed_are_read_by_the_split_stage(project):

@@ -16,6 +16,22 @@ from dlpipe.data.split import class_counts, stratified_split
 from dlpipe.errors import DataError
 
 
+def read_clip(file: Path) -> np.ndarray:
+    """One .npy clip as uint8 D×S×S×C (C 1 or 3); anything else is a one-line error naming the file."""
+    try:
+        clip = np.load(file, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{file}: not a readable .npy array ({str(exc).splitlines()[0]})") from None
+    if clip.dtype != np.uint8:
+        raise DataError(f"{file}: dtype {clip.dtype}, expected uint8 (scale the values to 0-255)")
+    found = clip.shape
+    if clip.ndim == 3:
+        clip = clip[..., None]
+    if clip.ndim != 4 or clip.shape[3] not in (1, 3) or clip.shape[1] != clip.shape[2]:
+        raise DataError(f"{file}: shape {found}, expected D×S×S or D×S×S×C with C 1 or 3 (square frames)")
+    return clip
+
+
 def read_folders(root: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """root/<class>/*.npy: uint8 arrays of one shape, D×S×S or D×S×S×C (C 1 or 3). A file of
     another shape or type is a one-line error naming it."""
@@ -29,17 +45,7 @@ def read_folders(root: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
         raise DataError(f"{root}: needs a folder per class (two or more) of .npy clips")
     clips, shape = [], None
     for file, _ in files:
-        try:
-            clip = np.load(file, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise DataError(f"{file}: not a readable .npy array ({str(exc).splitlines()[0]})") from None
-        if clip.dtype != np.uint8:
-            raise DataError(f"{file}: dtype {clip.dtype}, expected uint8 (scale the values to 0-255)")
-        found = clip.shape
-        if clip.ndim == 3:
-            clip = clip[..., None]
-        if clip.ndim != 4 or clip.shape[3] not in (1, 3) or clip.shape[1] != clip.shape[2]:
-            raise DataError(f"{file}: shape {found}, expected D×S×S or D×S×S×C with C 1 or 3 (square frames)")
+        clip = read_clip(file)
         if shape is not None and clip.shape != shape:
             raise DataError(f"{file}: shape {clip.shape}, but {files[0][0]} has {shape}: one shape for all")
         shape = clip.shape
