@@ -47,6 +47,7 @@ install: $(VENV)/.compiled ## create .venv (if missing) and install dlpipe with 
 run: $(VENV)/.installed ## run the whole pipeline (dvc repro) on the data named in params.yaml
 	$(BIN)/python -m dlpipe.preload dvc repro
 	@echo
+	@echo "Lab report: reports/index.html (open it in a browser; it needs no network)"
 	@echo "Leaderboard: reports/leaderboard.md (one table per task family; CSV and PNG in reports/leaderboard/)"
 	@echo "Browse every run:  $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db"
 	@echo "  then open http://127.0.0.1:5000/#/experiments/1?workflowType=machine_learning (the runs, not GenAI)"

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
+from PIL import Image
 
+import chromium
 from conftest import dvc_env, dvc_project
 
 pytestmark = pytest.mark.slow
@@ -50,7 +54,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_make_runs_every_stage_in_a_preloaded_worker(pipeline: Path):
     stderr = (pipeline.parent / "repro.stderr").read_text()
     stages = [f"{stage} {family}" for stage in ("split", "augment") for family in ENTRIES]
-    stages += ["transfer", "stylize", "leaderboard"]
+    stages += ["transfer", "stylize", "leaderboard", "lab_report"]
     stages += [f"{stage} {name}" for stage in ("train", "evaluate", "export") for name in ENTRIES.values()]
     for stage in stages:
         assert f"dlpipe.preload: {stage} took " in stderr
@@ -75,6 +79,7 @@ def test_repro_writes_every_declared_output(pipeline: Path):
         "reports/models/lenet5/diagnosis.md",
         "reports/models/lenet5/calibration.csv",
         "reports/models/lenet5/worst.png",
+        "reports/index.html",
         "data/localize/augmented/train.npz",
         "reports/landmarks/augment_preview.png",
         "models/lenet5_box/model.onnx",
@@ -127,6 +132,38 @@ def test_leaderboard_rows_are_the_metrics_files(pipeline: Path):
         ], family
         assert list(rows[0]) == ["rank", "model", "architecture", *shown[family], *costs], family
         assert champions[family]["model"] == name, family
+
+
+def test_the_lab_report_shows_every_family_and_links_each_model_to_its_run(pipeline: Path):
+    page = (pipeline / "reports/index.html").read_text()
+    experiment = (
+        sqlite3.connect(pipeline / "mlflow.db")
+        .execute("select experiment_id from experiments where name = 'dlpipe'")
+        .fetchone()[0]
+    )
+    for family, name in ENTRIES.items():
+        run_id = json.loads((pipeline / "models" / name / "run.json").read_text())["run_id"]
+        assert f'<a href="http://127.0.0.1:5000/#/experiments/{experiment}/runs/{run_id}">{name}</a>' in page
+        assert f'<section id="{family}">' in page
+        assert f'src="leaderboard/{family}.png"' in page and f'src="{family}/augment_preview.png"' in page
+    for figure in ("models/lenet5/confusion.png", "models/siamese/roc.png", "models/yolo/boxes.png"):
+        assert f'src="{figure}"' in page, figure
+    for name in ENTRIES.values():  # each diagnosis, rendered: its heading and its advice
+        assert f"<h1>Diagnosis: {name}</h1>" in page and "dominates" in page
+    assert 'src="style/gallery.png"' in page and '<section id="transfer">' in page
+
+
+@pytest.mark.skipif(chromium.CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
+def test_the_lab_report_opens_offline_in_chromium_with_every_image_loaded(pipeline: Path, tmp_path: Path):
+    folder = pipeline / "reports"
+    loaded = chromium.load((folder / "index.html").as_uri())
+    outside = [url for url in loaded.requests if not url.startswith(folder.as_uri() + "/")]
+    assert outside == []  # nothing from the network, nothing from outside reports/
+    assert len(loaded.images) >= 30
+    assert [image["src"] for image in loaded.images if image["width"] == 0 or image["height"] == 0] == []
+    (tmp_path / "lab_report.png").write_bytes(loaded.screenshot)
+    shot = np.asarray(Image.open(tmp_path / "lab_report.png").convert("L"), dtype=float)
+    assert shot.std() > 10  # text, tables and figures, not a blank page
 
 
 def test_second_repro_does_nothing(pipeline: Path):

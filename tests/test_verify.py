@@ -97,7 +97,7 @@ def test_metrics_are_the_scores_of_the_saved_embedder_with_the_val_threshold(ins
     assert metrics["threshold_gap"] == pytest.approx(metrics["acc_best_threshold"] - at_val, abs=1e-6)
     way20 = scores.one_shot_accuracy(embedded["test"][0], embedded["test"][1], 20, 1000, seed=42)
     assert metrics["way20"] == way20 and 0.5 < metrics["way5"] <= 1.0
-    for plot in ("distances.png", "embedding_map.png"):
+    for plot in ("distances.png", "roc.png", "one_shot.png", "embedding_map.png"):
         assert Image.open(f"reports/models/siamese/{plot}").size[0] >= 400
 
 

@@ -16,9 +16,9 @@ from dlpipe.tasks import FAMILIES
 
 STAGES_WITH_MODEL = ("train", "evaluate", "export")
 STAGES_WITH_FAMILY = ("split", "augment")
-STAGES = (*STAGES_WITH_FAMILY, *STAGES_WITH_MODEL, "transfer", "leaderboard")
+STAGES = (*STAGES_WITH_FAMILY, *STAGES_WITH_MODEL, "transfer", "leaderboard", "lab_report")
 # The commands that talk to MLflow: its server is asked first, before they write anything.
-TRACKED = (*STAGES_WITH_MODEL, "transfer", "leaderboard", "tune", "predict")
+TRACKED = (*STAGES_WITH_MODEL, "transfer", "leaderboard", "lab_report", "tune", "predict")
 
 
 def _positive(kind: type):

@@ -18,6 +18,8 @@ LEADERBOARD_MD = REPORTS / "leaderboard.md"
 CHAMPION = REPORTS / "champion.json"
 TRANSFER_METRICS = REPORTS / "transfer" / "metrics.json"
 TUNE_REPORTS = REPORTS / "tune"
+CLAIMS = REPORTS / "claims"  # make claims: one JSON per claim and the table
+LAB_REPORT = REPORTS / "index.html"  # the lab report: every family's results on one page
 
 # Files of one model: models/NAME/... and reports/models/NAME/...
 MODEL_FILE = "model.pt"

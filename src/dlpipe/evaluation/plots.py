@@ -207,3 +207,50 @@ def embedding_map(points: np.ndarray, labels: list[str], path: Path, title: str)
     axis.grid(alpha=0.3)
     figure.tight_layout()
     _save(figure, path)
+
+
+def roc_curve(far: np.ndarray, tar: np.ndarray, marks: dict[str, float], path: Path, title: str) -> None:
+    """TAR against FAR on a log FAR axis (where deployments operate), with the operating points
+    ``marks`` (a label: its FAR) drawn on the curve."""
+    figure, axis = plt.subplots(figsize=(6, 4))
+    shown = far > 0
+    axis.plot(far[shown], tar[shown], label="ROC")
+    for label, rate in marks.items():
+        reached = float(tar[far <= rate].max())
+        axis.plot([rate], [reached], "o", label=f"{label}: TAR {reached:.3f}")
+    axis.set(xscale="log", xlabel="false accept rate", ylabel="true accept rate", title=title, ylim=(0, 1.02))
+    axis.grid(alpha=0.3, which="both")
+    axis.legend(loc="lower right")
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def one_shot_episodes(
+    rows: list[tuple[np.ndarray, list[np.ndarray], int, int]], path: Path, title: str
+) -> None:
+    """One-shot episodes, one a row: the query, then the supports; the nearest support (the
+    answer) framed green when it is the query's identity and red when not, the right one
+    marked "true". ``rows``: (query, supports, answer, right) with RGB or grey images."""
+    width = 1 + max(len(supports) for _, supports, _, _ in rows)
+    figure, axes = plt.subplots(len(rows), width, figsize=(1.2 * width, 1.3 * len(rows) + 0.5), squeeze=False)
+    for axis in axes.flat:
+        axis.set_xticks([])
+        axis.set_yticks([])
+        for side in axis.spines.values():
+            side.set_visible(False)
+    for r, (query, supports, answer, right) in enumerate(rows):
+        for c, image in enumerate([query, *supports]):
+            axis = axes[r, c]
+            grey = image.shape[-1] == 1
+            axis.imshow(image[..., 0] if grey else image, cmap="gray", interpolation="nearest")
+            if c and c - 1 == answer:
+                for side in axis.spines.values():
+                    side.set_visible(True)
+                    side.set_color("green" if answer == right else "red")
+                    side.set_linewidth(3)
+            if c and c - 1 == right:
+                axis.set_xlabel("true", fontsize=7)
+        axes[r, 0].set_ylabel("query", fontsize=8)
+    figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    _save(figure, path)

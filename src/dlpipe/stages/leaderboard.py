@@ -104,7 +104,7 @@ def to_csv(rows: list[dict], family: str) -> str:
     return buffer.getvalue()
 
 
-def _cell(column: str, value: object) -> str:
+def cell(column: str, value: object) -> str:
     if column in ("parameters", "macs_per_image"):
         return f"{value:,}"
     if column == "train_seconds":
@@ -124,7 +124,7 @@ def to_markdown(tables: dict[str, list[dict]], primary: dict[str, str]) -> str:
         lines += [f"## {FAMILIES[family].title} (ranked by {primary[family]})", ""]
         lines.append("| " + " | ".join(shown) + " |")
         lines.append("|" + "|".join("---" if c in ("model", "architecture") else "---:" for c in shown) + "|")
-        lines += ["| " + " | ".join(_cell(c, row[c]) for c in shown) + " |" for row in rows]
+        lines += ["| " + " | ".join(cell(c, row[c]) for c in shown) + " |" for row in rows]
         lines.append("")
     return "\n".join(lines)
 

@@ -8,6 +8,8 @@ judges them:
   it against the test's own best threshold, and the gap; 5- and 20-way one-shot accuracy
   (``verify.episodes`` seeded episodes each); the embeddings' spread;
 - distances.png: the histograms of same and different pairs' distances, the threshold marked;
+- roc.png: the test pairs' ROC on a log FAR axis, TAR at FAR 1e-2 and 1e-3 marked;
+- one_shot.png: ``verify.examples`` seeded 5-way test episodes, the answer framed;
 - embedding_map.png: the test embeddings of ``verify.examples`` identities projected on their
   two principal axes;
 - diagnosis.json/.md: 1 − the primary metric on train, val and test identities.
@@ -26,7 +28,7 @@ from dlpipe.models.checkpoint import load_model
 from dlpipe.tasks.verify import scores
 from dlpipe.tasks.verify.scores import WAYS
 
-PLOTS = ("distances.png", "embedding_map.png")
+PLOTS = ("distances.png", "roc.png", "one_shot.png", "embedding_map.png")
 
 
 def val_threshold(name: str) -> float:
@@ -76,6 +78,36 @@ def _distances_plot(distances: np.ndarray, same: np.ndarray, threshold: float, n
     )
 
 
+def _roc_plot(distances: np.ndarray, same: np.ndarray, name: str) -> None:
+    from dlpipe.evaluation.plots import roc_curve
+
+    measured = scores.roc(distances, same)
+    roc_curve(
+        measured["far"],
+        measured["tar"],
+        {"FAR 1e-3": 1e-3, "FAR 1e-2": 1e-2},
+        paths.report_dir(name) / "roc.png",
+        f"{name}: test pairs' ROC (AUC {measured['auc']:.4f})",
+    )
+
+
+def _one_shot_plot(
+    images: np.ndarray, embeddings: np.ndarray, identities: np.ndarray, count: int, seed: int, name: str
+) -> None:
+    from dlpipe.evaluation.plots import one_shot_episodes
+
+    ways = WAYS[0]
+    rows = [
+        (images[query], list(images[supports]), scores.nearest_support(embeddings, supports, query), answer)
+        for supports, query, answer in scores.draw_episodes(identities, ways, count, seed)
+    ]
+    one_shot_episodes(
+        rows,
+        paths.report_dir(name) / "one_shot.png",
+        f"{name}: {ways}-way one-shot test episodes (green: answered right, red: wrong)",
+    )
+
+
 def _embedding_map(
     embeddings: np.ndarray, identities: np.ndarray, names: list[str], count: int, name: str
 ) -> None:
@@ -99,6 +131,8 @@ def run(params: Params, name: str) -> None:
     def plot(images: np.ndarray, targets: np.ndarray, outputs: np.ndarray, names: list[str]) -> None:
         distances, same = scores.pair_distances(outputs, targets)
         _distances_plot(distances, same, threshold, name)
+        _roc_plot(distances, same, name)
+        _one_shot_plot(images, outputs, targets, settings.examples, settings.data.seed, name)
         _embedding_map(outputs, targets, names, settings.examples, name)
 
     score = scorer(threshold, settings.episodes, settings.data.seed)

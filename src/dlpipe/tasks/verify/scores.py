@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -65,8 +67,11 @@ def best_threshold(distances: NDArray, same: NDArray) -> tuple[float, float]:
     return float(ranked[best]), float(accuracy[best])
 
 
-def one_shot_accuracy(embeddings: NDArray, identities: NDArray, ways: int, episodes: int, seed: int) -> float:
-    """The share of ``episodes`` seeded ``ways``-way one-shot episodes answered right."""
+def draw_episodes(
+    identities: NDArray, ways: int, count: int, seed: int
+) -> Iterator[tuple[NDArray, int, int]]:
+    """``count`` seeded ``ways``-way episodes: the supports' indices, the query's index, and the
+    position of the query's identity among the supports."""
     rng = np.random.default_rng(seed)
     members = {identity: np.flatnonzero(identities == identity) for identity in np.unique(identities)}
     eligible = [identity for identity, found in members.items() if len(found) >= 2]
@@ -74,12 +79,23 @@ def one_shot_accuracy(embeddings: NDArray, identities: NDArray, ways: int, episo
         raise ValueError(
             f"{ways}-way episodes need {ways} identities with two images; there are {len(eligible)}"
         )
-    right = 0
-    for _ in range(episodes):
+    for _ in range(count):
         chosen = rng.choice(eligible, size=ways, replace=False)
         supports = np.array([rng.choice(members[identity]) for identity in chosen])
         answer = int(rng.integers(ways))
-        query = rng.choice(np.setdiff1d(members[chosen[answer]], supports[answer : answer + 1]))
-        distances = ((embeddings[supports] - embeddings[query]) ** 2).sum(axis=1)
-        right += int(np.argmin(distances) == answer)
+        query = int(rng.choice(np.setdiff1d(members[chosen[answer]], supports[answer : answer + 1])))
+        yield supports, query, answer
+
+
+def nearest_support(embeddings: NDArray, supports: NDArray, query: int) -> int:
+    """The position of the support nearest the query: the episode's answer."""
+    return int(np.argmin(((embeddings[supports] - embeddings[query]) ** 2).sum(axis=1)))
+
+
+def one_shot_accuracy(embeddings: NDArray, identities: NDArray, ways: int, episodes: int, seed: int) -> float:
+    """The share of ``episodes`` seeded ``ways``-way one-shot episodes answered right."""
+    right = sum(
+        nearest_support(embeddings, supports, query) == answer
+        for supports, query, answer in draw_episodes(identities, ways, episodes, seed)
+    )
     return right / episodes
