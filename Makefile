@@ -25,7 +25,7 @@ unexport PYTHONDONTWRITEBYTECODE
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install run test test-fast lint clean
+.PHONY: help install run claims test test-fast lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -51,6 +51,12 @@ run: $(VENV)/.installed ## run the whole pipeline (dvc repro) on the data named 
 	@echo "Leaderboard: reports/leaderboard.md (one table per task family; CSV and PNG in reports/leaderboard/)"
 	@echo "Browse every run:  $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db"
 	@echo "  then open http://127.0.0.1:5000/#/experiments/1?workflowType=machine_learning (the runs, not GenAI)"
+
+claims: $(VENV)/.installed ## the course's claims as seeded experiments -> reports/claims/claims.md (about 15 min)
+	$(BIN)/python -m dlpipe.preload dvc repro claims/dvc.yaml
+	@if [ -f reports/index.html ]; then $(BIN)/python -m dlpipe.preload dvc repro --force --single-item lab_report; fi
+	@echo
+	@echo "Claims: reports/claims/claims.md (and in the lab report, reports/index.html, after a make run)"
 
 test: $(VENV)/.installed ## run the default test suite (CPU, offline)
 	$(BIN)/python -m pytest -q

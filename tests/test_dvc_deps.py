@@ -160,9 +160,12 @@ FAMILIES = ("classify", "localize", "landmarks", "detect", "verify", "clips")
 
 
 def dlpipe_stages() -> list[tuple[str, str, list[str], str | None]]:
-    """(stage label, dlpipe command, deps, family) of every stage of dvc.yaml that runs
-    ``python -m dlpipe``; a foreach over a literal mapping once per key, ${key} filled in."""
-    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    """(stage label, dlpipe command, deps, family) of every stage of dvc.yaml (and of the claims'
+    own claims/dvc.yaml) that runs ``python -m dlpipe``; a foreach over a literal mapping once
+    per key, ${key} filled in."""
+    stages = {}
+    for pipeline in ("dvc.yaml", "claims/dvc.yaml"):
+        stages |= yaml.safe_load((REPO / pipeline).read_text())["stages"]
     found = []
     for name, stage in stages.items():
         body = stage.get("do", stage)  # a foreach stage: its template

@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 
+from dlpipe.claims import CLAIMS
 from dlpipe.errors import ConfigError, DlpipeError
 from dlpipe.paths import PARAMS_FILE
 from dlpipe.tasks import FAMILIES
@@ -59,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     tune.add_argument("--workers", type=_positive(int), help="processes working on the study")
     tune.add_argument("--storage", help="SQLAlchemy URL of the study database")
     tune.add_argument("--study", help="study name (default: dlpipe-NAME)")
+    claims = commands.add_parser("claims", help="one of the course's claims as an experiment, or the table")
+    claims.add_argument(
+        "claim", metavar="CLAIM", nargs="?", choices=list(CLAIMS), help=f"one of: {', '.join(CLAIMS)}"
+    )
     predict = commands.add_parser("predict", help="a trained model's results on image files")
     predict.add_argument("images", metavar="IMAGE", nargs="+", help="PNG or JPEG files (clips: .npy)")
     predict.add_argument(
@@ -130,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             from pathlib import Path
 
             stage.one(params, args.content, args.style, Path(args.out))
+        elif args.stage == "claims":
+            stage.run(params, args.claim)
         elif args.stage == "tune":
             name = _model_name(params, args.name or params.tune.model)
             stage.run(params, name, args.trials, args.timeout, args.workers, args.storage, args.study)

@@ -613,6 +613,19 @@ class StyleParams(Section):
     gallery: StyleGallery
 
 
+class ClaimsParams(Section):
+    """`make claims`: each of the course's claims (dlpipe/claims/) run once per seed."""
+
+    seeds: Annotated[list[int], Field(min_length=3)]  # a spread needs three runs at least
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct(cls, seeds: list[int]) -> list[int]:
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"claims.seeds repeats a seed ({seeds}): each run must differ")
+        return seeds
+
+
 class Params(Section):
     data: DataParams
     augment: AugmentParams
@@ -630,6 +643,7 @@ class Params(Section):
     verify: VerifyParams
     clips: ClipsParams
     style: StyleParams
+    claims: ClaimsParams
 
     _empty_models = field_validator("models", mode="before")(_models_may_be_empty)
 
