@@ -127,14 +127,15 @@ def mean_sd(values: list[float]) -> tuple[float, float]:
 
 
 def exceeds(better: list[float], worse: list[float], spreads: float = 2.0) -> bool:
-    """``better``'s mean above ``worse``'s by more than ``spreads`` standard deviations of the
-    difference of two means (the seeds' spreads pooled): the rule of most verdicts."""
-    (a, sa), (b, sb) = mean_sd(better), mean_sd(worse)
-    spread = (sa**2 / len(better) + sb**2 / len(worse)) ** 0.5
-    return a - b > spreads * spread and a > b
+    """The rule of most verdicts: ``better`` above ``worse`` seed by seed, the mean of the per-seed
+    differences more than ``spreads`` standard errors above 0. Paired, because both settings of a
+    seed share its split and its first weights."""
+    differences = [a - b for a, b in zip(better, worse, strict=True)]
+    mean, sd = mean_sd(differences)
+    return mean > 0 and mean > spreads * sd / len(differences) ** 0.5
 
 
-EXCEEDS_RULE = "mean difference > 2 standard errors of the difference (seeds pooled)"
+EXCEEDS_RULE = "the mean of the per-seed differences > 2 standard errors"
 
 
 def summary(values: list[float], digits: int = 4) -> str:
