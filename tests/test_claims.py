@@ -11,7 +11,6 @@ import pytest
 import yaml
 
 from conftest import REPO, run_cli, write_params
-from dlpipe import lab_report
 from dlpipe.claims import CLAIMS
 from dlpipe.claims.common import exceeds
 from dlpipe.stages.claims import table
@@ -100,13 +99,3 @@ def test_the_table_has_a_row_per_claim_with_its_numbers_and_verdict():
         "**corrected** | corrected when they differ | 2 |"
     )
     assert rows[-1].endswith("| **confirmed** | corrected when they differ | 12 |")
-
-
-def test_the_lab_report_shows_the_claims_table_when_there_is_one(tmp_path: Path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    assert 'id="claims"' not in lab_report.page({}, {}, "http://127.0.0.1:5000")
-    (tmp_path / "reports/claims").mkdir(parents=True)
-    (tmp_path / "reports/claims/claims.md").write_text(table([FOUND]))
-    page = lab_report.page({}, {}, "http://127.0.0.1:5000")
-    assert '<section id="claims">' in page and '<a href="#claims">' in page
-    assert "<td><strong>corrected</strong></td>" in page  # the Markdown table, rendered

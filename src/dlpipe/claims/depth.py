@@ -48,7 +48,7 @@ def plain_vs_residual(seeds: list[int]) -> Finding:
 
 
 WARMUP_STEPS = 150
-RATES = (0.8, 1.6, 3.2)  # tried in turn without warm-up until one fails
+RATES = (0.8, 1.2, 1.6, 2.0, 2.4, 3.2)  # tried in turn without warm-up until one fails
 FAILS, TRAINS = 0.5, 0.8  # training accuracy below FAILS: it diverged or stuck; from TRAINS: it trained
 
 
