@@ -58,8 +58,10 @@ claims: $(VENV)/.installed ## the course's claims as seeded experiments -> repor
 	@echo
 	@echo "Claims: reports/claims/claims.md (and in the lab report, reports/index.html, after a make run)"
 
+# Two workers, each a whole test file at a time (module fixtures are built once): much of the
+# suite waits on process start-up, DVC and servers, which two cores overlap.
 test: $(VENV)/.installed ## run the default test suite (CPU, offline)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --numprocesses 2 --dist loadfile
 
 test-fast: $(VENV)/.installed ## the tests not marked slow (a few minutes), for the edit loop
 	$(BIN)/python -m pytest -q -m "not slow"
