@@ -8,21 +8,9 @@ from pathlib import Path
 
 from dlpipe import lab_report
 from dlpipe.stages.claims import table
+from test_claims import FOUND
 
 MLFLOW_UI = "http://127.0.0.1:5000"
-
-FOUND = {
-    "name": "bottleneck",
-    "claim": "A 1×1 bottleneck cuts the computation.",
-    "setting": "5×5",
-    "measured": {},
-    "rule": "corrected when they differ",
-    "verdict": "corrected",
-    "note": "120,422,400 → 12,443,648",
-    "detail": None,
-    "seeds": [0, 1, 2],
-    "seconds": 2.0,
-}
 
 
 def test_the_claims_table_has_its_section_when_make_claims_has_run(tmp_path: Path, monkeypatch):

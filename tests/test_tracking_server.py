@@ -5,6 +5,8 @@ answer stops a stage in seconds with one line, before it writes anything."""
 from __future__ import annotations
 
 import contextlib
+import json
+import re
 import socket
 import subprocess
 import sys
@@ -15,6 +17,8 @@ import pytest
 import requests
 
 from conftest import cpu_env, free_port, run_stages, write_params
+from dlpipe.config import load_params
+from dlpipe.stages import lab_report
 from dlpipe.tracking import ANSWER_SECONDS
 from postgres import postgres_server, unavailable_reason
 
@@ -101,6 +105,15 @@ def test_a_pipeline_records_on_a_server_what_it_records_in_sqlite(server, tmp_pa
     # The files went through the server's artifact proxy, none to the project's folder.
     assert any(artifact_store.rglob("history.csv"))
     assert not (shared / "mlflow.db").exists() and not (shared / "mlartifacts").exists()
+    # the lab report links each model to its run where it is: the server, or `mlflow ui`'s address
+    for root, ui in ((shared, url), (local, "http://127.0.0.1:5000")):
+        if root == local:
+            monkeypatch.delenv("MLFLOW_TRACKING_URI")  # tracking.uri: the local sqlite store
+        with contextlib.chdir(root):
+            lab_report.run(load_params())
+        run_id = json.loads((root / "models/logreg/run.json").read_text())["run_id"]
+        page = (root / "reports/index.html").read_text()
+        assert re.search(rf'<a href="{re.escape(ui)}/#/experiments/\w+/runs/{run_id}">logreg</a>', page)
 
 
 def _silent_server():
