@@ -52,7 +52,7 @@ run: $(VENV)/.installed ## run the whole pipeline (dvc repro) on the data named 
 	@echo "Browse every run:  $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db"
 	@echo "  then open http://127.0.0.1:5000/#/experiments/1?workflowType=machine_learning (the runs, not GenAI)"
 
-claims: $(VENV)/.installed ## the course's claims as seeded experiments -> reports/claims/claims.md (about 15 min)
+claims: $(VENV)/.installed ## the course's claims as seeded experiments -> reports/claims/claims.md (about 5 min)
 	$(BIN)/python -m dlpipe.preload dvc repro claims/dvc.yaml
 	@if [ -f reports/index.html ]; then $(BIN)/python -m dlpipe.preload dvc repro --force --single-item lab_report; fi
 	@echo

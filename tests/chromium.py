@@ -48,7 +48,9 @@ async def _session(websocket_url: str, url: str) -> Loaded:
         await call("Page.enable")
         await call("Page.navigate", url=url)
         deadline = time.monotonic() + 60
-        while not loaded.is_set() and time.monotonic() < deadline:
+        while not loaded.is_set():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url} did not finish loading within 60 s")
             await call("Runtime.evaluate", expression="1")  # drains the events meanwhile
             await asyncio.sleep(0.2)
         script = (

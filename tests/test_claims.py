@@ -57,7 +57,7 @@ def test_batch_norm_at_test_time_uses_its_running_averages(tmp_path: Path):
     assert min(found["measured"]["train mode: alone vs in a batch"]) > 1e-2
 
 
-@pytest.mark.parametrize("seeds", [[0, 1], [0, 1, 1]])
+@pytest.mark.parametrize("seeds", [[0, 1], [0, 1, 1], [-1, 0, 1]])
 def test_claims_seeds_need_three_distinct_seeds(tmp_path: Path, seeds: list[int]):
     write_params(tmp_path, {"claims": {"seeds": seeds}})
     result = run_cli("claims", "bottleneck", cwd=tmp_path)

@@ -15,10 +15,10 @@ MLFLOW_UI = "http://127.0.0.1:5000"
 
 def test_the_claims_table_has_its_section_when_make_claims_has_run(tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert 'id="claims"' not in lab_report.page({}, {}, MLFLOW_UI)
+    assert 'id="claims"' not in lab_report.page({}, {}, MLFLOW_UI, "mlflow ui")
     (tmp_path / "reports/claims").mkdir(parents=True)
     (tmp_path / "reports/claims/claims.md").write_text(table([FOUND]))
-    page = lab_report.page({}, {}, MLFLOW_UI)
+    page = lab_report.page({}, {}, MLFLOW_UI, "mlflow ui")
     assert '<section id="claims">' in page and '<a href="#claims">' in page
     assert "<td><strong>corrected</strong></td>" in page  # the Markdown table, rendered
 
@@ -30,7 +30,7 @@ def test_a_tuning_study_shows_its_plots_best_params_and_interactive_pages(tmp_pa
     (study / "optimization_history.png").write_bytes(b"png")
     (study / "optimization_history.html").write_text("<html></html>")
     (study / "best_params.yaml").write_text("best_value: 0.99 <b>\n")
-    page = lab_report.page({}, {}, MLFLOW_UI)
+    page = lab_report.page({}, {}, MLFLOW_UI, "mlflow ui")
     assert '<section id="tune-lenet5"><h2>Tuning study: lenet5</h2>' in page
     assert '<img src="tune/lenet5/optimization_history.png"' in page
     assert '<a href="tune/lenet5/optimization_history.html">' in page

@@ -116,3 +116,20 @@ def test_convnet_sizes_its_head_from_widths_and_hidden_and_refuses_too_many_stag
     assert [(m.in_features, m.out_features) for m in head] == [(128 * 4 * 4, 100), (100, 8)]
     with pytest.raises(ValueError, match="4 stages halve a 8-pixel image below one pixel"):
         build_model("convnet", 3, 8, 8, {"widths": [8, 8, 8, 8]})
+
+
+def test_a_plain_resnet_has_the_same_layers_and_no_shortcut():
+    from dlpipe.models.resnet import BasicBlock, PlainBlock, cifar_resnet
+
+    torch.manual_seed(0)
+    plain, residual = cifar_resnet(1, 10, 20, shortcuts=False), cifar_resnet(1, 10, 20)
+    blocks = [m for m in plain.modules() if isinstance(m, BasicBlock)]
+    assert len(blocks) == 9 and all(isinstance(b, PlainBlock) and b.downsample is None for b in blocks)
+    shared = {k: v for k, v in residual.state_dict().items() if "downsample" not in k}
+    assert sorted(shared) == sorted(plain.state_dict())  # the same convolutions, batch norms and head
+    block = blocks[0].eval()
+    x = torch.randn(2, 16, 8, 8)
+    with torch.no_grad():
+        alone = block.relu(block.bn2(block.conv2(block.relu(block.bn1(block.conv1(x))))))
+        assert torch.equal(block(x), alone)  # nothing of x added back
+        assert not torch.equal(BasicBlock.forward(block, x), alone)

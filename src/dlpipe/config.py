@@ -547,7 +547,9 @@ class VerifyParams(Section):
     embedding: Annotated[int, Field(ge=2, le=1024)]  # the embedding's width
     photos_per_identity: Annotated[int, Field(ge=2)]  # K of a batch of P x K (P = batch_size / K)
     episodes: Annotated[int, Field(ge=10)]  # N-way one-shot episodes, seeded, for each N
-    examples: Annotated[int, Field(ge=2, le=20)]  # test identities in the embedding map
+    examples: Annotated[
+        int, Field(ge=2, le=20)
+    ]  # test identities in the embedding map; 5-way episodes in one_shot.png
 
     _empty_models = field_validator("models", mode="before")(_models_may_be_empty)
 
@@ -616,7 +618,8 @@ class StyleParams(Section):
 class ClaimsParams(Section):
     """`make claims`: each of the course's claims (dlpipe/claims/) run once per seed."""
 
-    seeds: Annotated[list[int], Field(min_length=3)]  # a spread needs three runs at least
+    # a spread needs three runs at least; numpy and scikit-learn take seeds of 0 to 2³² − 1
+    seeds: Annotated[list[Annotated[int, Field(ge=0, le=2**32 - 1)]], Field(min_length=3)]
 
     @field_validator("seeds")
     @classmethod

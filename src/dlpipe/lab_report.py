@@ -63,7 +63,8 @@ def _cell(column: str, text: str) -> str:
 
     if column in ("model", "architecture") or not text:
         return html.escape(text or "–")
-    return html.escape(cell(column, int(text) if column in ("parameters", "macs_per_image") else float(text)))
+    whole = column in ("rank", "parameters", "macs_per_image")
+    return html.escape(cell(column, int(text) if whole else float(text)))
 
 
 def _leaderboard(family: str, links: dict[str, str]) -> str:
@@ -136,8 +137,9 @@ def _folder_section(root: Path, anchor: str, title: str, folder: Path, texts: tu
     return "\n".join(parts)
 
 
-def page(models: dict[str, list[str]], links: dict[str, str], mlflow_ui: str) -> str:
-    """The page for ``models`` (family -> model names) with each model's MLflow link."""
+def page(models: dict[str, list[str]], links: dict[str, str], mlflow_ui: str, how: str) -> str:
+    """The page for ``models`` (family -> model names) with each model's MLflow link; ``how``:
+    what serves ``mlflow_ui`` (a command, or the tracking server)."""
     root = paths.REPORTS
     sections: list[tuple[str, str, str]] = []  # (anchor, title, html)
     for family, names in models.items():
@@ -167,7 +169,7 @@ def page(models: dict[str, list[str]], links: dict[str, str], mlflow_ui: str) ->
             "<h1>dlpipe lab report</h1>",
             "<p>Written by the <code>lab_report</code> stage from the files in this folder. The model "
             "links open each model's run in the MLflow UI at "
-            f"<code>{html.escape(mlflow_ui)}</code> (start it with <code>mlflow ui</code>).</p>",
+            f"<code>{html.escape(mlflow_ui)}</code> (<code>{html.escape(how)}</code>).</p>",
             f"<nav>{contents}</nav>",
             *(made for _, _, made in sections),
             "</body></html>",
@@ -175,5 +177,5 @@ def page(models: dict[str, list[str]], links: dict[str, str], mlflow_ui: str) ->
     )
 
 
-def write(models: dict[str, list[str]], links: dict[str, str], mlflow_ui: str) -> None:
-    disk.write_text(paths.LAB_REPORT, page(models, links, mlflow_ui))
+def write(models: dict[str, list[str]], links: dict[str, str], mlflow_ui: str, how: str) -> None:
+    disk.write_text(paths.LAB_REPORT, page(models, links, mlflow_ui, how))

@@ -47,8 +47,12 @@ def bottleneck(seeds: list[int]) -> Finding:
         "direct": 28 * 28 * 32 * 5 * 5 * 192,
         "bottleneck": 28 * 28 * 16 * 192 + 28 * 28 * 32 * 5 * 5 * 16,
     }
-    # a counter that disagrees with the hand count corrects nothing
-    verdict = "not confirmed here" if counts != by_hand else "confirmed" if counts == NOTES else "corrected"
+    if counts != by_hand:
+        raise RuntimeError(
+            f"the MAC counter gives {counts}, the hand count {by_hand}: it cannot judge the notes"
+        )
+    within = all(abs(counts[k] - NOTES[k]) <= 0.05 * NOTES[k] for k in NOTES)
+    verdict = "confirmed" if within else "corrected"
     milliseconds = {label: statistics.fmean(measured[f"{label} ms per batch of 16"]) for label in counts}
     return Finding(
         claim="A 1×1 bottleneck cuts the computation of 28×28×192 → 28×28×32 by a 5×5 convolution from "
@@ -61,7 +65,7 @@ def bottleneck(seeds: list[int]) -> Finding:
             **measured,
         },
         rule="the counter must agree with 28·28·32·5·5·192 and 28·28·16·192 + 28·28·32·5·5·16; then "
-        "confirmed when those equal the notes' figures, corrected when not",
+        "confirmed when both are within 5% of the notes' figures, corrected when not",
         verdict=verdict,
         note=f"{direct:,} → {reduced:,} multiplications, {direct / reduced:.1f}× fewer (the notes' "
         f"{NOTES['direct'] / 1e6:,.0f}M → {NOTES['bottleneck'] / 1e6:,.0f}M are "

@@ -31,8 +31,14 @@ PER_CLASS, STEPS = 10, 1500
 def shift(x: Tensor) -> Tensor:
     """Each image moved by up to one pixel each way (reflected border): the digits' crop augmentation."""
     padded = F.pad(x, (1, 1, 1, 1), mode="reflect")
-    top, left = torch.randint(0, 3, (2,))
-    return padded[..., top : top + x.shape[-2], left : left + x.shape[-1]]
+    height, width = x.shape[-2:]
+    offsets = torch.randint(0, 3, (len(x), 2)).tolist()
+    return torch.stack(
+        [
+            image[:, top : top + height, left : left + width]
+            for image, (top, left) in zip(padded, offsets, strict=True)
+        ]
+    )
 
 
 def _gap(setting: str, seed: int) -> tuple[float, float]:

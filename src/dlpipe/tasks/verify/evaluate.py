@@ -22,6 +22,7 @@ import torch
 
 from dlpipe import paths
 from dlpipe.config import Params
+from dlpipe.errors import DataError
 from dlpipe.evaluation import report
 from dlpipe.evaluation.outputs import predict_outputs, split_inputs
 from dlpipe.models.checkpoint import load_model
@@ -96,7 +97,12 @@ def _one_shot_plot(
 ) -> None:
     from dlpipe.evaluation.plots import one_shot_episodes
 
-    ways = WAYS[0]
+    _, photos = np.unique(identities, return_counts=True)
+    ways = min(WAYS[0], int((photos >= 2).sum()))  # a small test split: fewer candidates
+    if ways < 2:
+        raise DataError(
+            f"{paths.split_file('verify', 'test')}: one-shot episodes need two identities with two photos"
+        )
     rows = [
         (images[query], list(images[supports]), scores.nearest_support(embeddings, supports, query), answer)
         for supports, query, answer in scores.draw_episodes(identities, ways, count, seed)
