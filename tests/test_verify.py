@@ -192,7 +192,8 @@ def test_twenty_way_as_the_primary_metric_needs_twenty_validation_people(project
 
 
 def test_the_verify_keys_are_read_by_the_train_and_evaluate_stages(project):
-    """loss, margin, photos_per_identity and embedding through train; episodes through evaluate."""
+    """loss, margin, photos_per_identity and embedding through train; episodes and examples through
+    evaluate."""
     short = {**SIAMESE, "train": {**SIAMESE["train"], "epochs": 1}}
     root = project({"verify": {"data": DATA, "models": {"siamese": short}}})
     split.run(load_params(), "verify")
@@ -226,6 +227,12 @@ def test_the_verify_keys_are_read_by_the_train_and_evaluate_stages(project):
     embeddings, owners = predict_outputs(model, x), split_inputs("verify", "test")[1]
     for ways in (5, 20):  # ten seeded episodes each
         assert metrics[f"way{ways}"] == scores.one_shot_accuracy(embeddings, owners, ways, 10, seed=42)
+    heights = {}
+    for examples in (2, 4):  # one_shot.png: a row per episode
+        write_params(root, {"verify": {"examples": examples, "data": DATA, "models": {"siamese": short}}})
+        evaluate.run(load_params(), "siamese")
+        heights[examples] = Image.open("reports/models/siamese/one_shot.png").size[1]
+    assert heights[4] > heights[2] * 1.5
 
 
 def test_a_study_tunes_the_loss_and_the_margin_of_the_verify_task(inside: Path):
