@@ -148,7 +148,7 @@ def page(models: dict[str, list[str]], links: dict[str, str], mlflow_ui: str, ho
     extras = [
         ("transfer", "Transfer learning", paths.TRANSFER_METRICS.parent, ("metrics.json",)),
         ("style", "Neural style transfer", paths.STYLE, ("metrics.json",)),
-        ("claims", "The course's claims, measured", paths.CLAIMS, ("claims.md",)),
+        ("claims", "The course's claims, measured", paths.CLAIMS, (paths.CLAIMS_TABLE.name,)),
     ]
     extras += [
         (f"tune-{folder.name}", f"Tuning study: {folder.name}", folder, ("best_params.yaml", "study.json"))

@@ -19,6 +19,8 @@ CHAMPION = REPORTS / "champion.json"
 TRANSFER_METRICS = REPORTS / "transfer" / "metrics.json"
 TUNE_REPORTS = REPORTS / "tune"
 CLAIMS = REPORTS / "claims"  # make claims: one JSON per claim and the table
+CLAIMS_TABLE = CLAIMS / "claims.md"
+CLAIMS_JSON = CLAIMS / "claims.json"  # the table's rows, for machines
 LAB_REPORT = REPORTS / "index.html"  # the lab report: every family's results on one page
 
 # Files of one model: models/NAME/... and reports/models/NAME/...
@@ -83,6 +85,11 @@ def gallery(name: str) -> Path:
 
 
 STYLE = REPORTS / "style"  # the stylize stage's gallery, metrics and loss curves
+
+
+def claim_finding(name: str) -> Path:
+    """One claim's result: reports/claims/NAME.json."""
+    return CLAIMS / f"{name}.json"
 
 
 def report_dir(name: str) -> Path:

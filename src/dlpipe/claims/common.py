@@ -141,9 +141,10 @@ def exceeds(better: list[float], worse: list[float], spreads: float = 2.0) -> bo
 EXCEEDS_RULE = "the mean of the per-seed differences > 2 standard errors"
 
 
-def summary(values: list[float], digits: int = 4) -> str:
+def summary(values: list[float], places: int = 4) -> str:
+    """ "mean ± sd" to ``places`` decimals."""
     mean, sd = mean_sd(values)
-    return f"{mean:.{digits}f} ± {sd:.{digits}f}"
+    return f"{mean:.{places}f} ± {sd:.{places}f}"
 
 
 @dataclass

@@ -15,20 +15,14 @@ from dlpipe.claims import CLAIMS, experiment
 from dlpipe.config import Params
 from dlpipe.errors import DataError
 
-TABLE_MD, TABLE_JSON = paths.CLAIMS / "claims.md", paths.CLAIMS / "claims.json"
-
-
-def finding_file(name: str):
-    return paths.CLAIMS / f"{name}.json"
-
 
 def run_claim(params: Params, name: str) -> None:
-    start = time.perf_counter()
-    finding = experiment(name)(list(params.claims.seeds))
-    seconds = round(time.perf_counter() - start, 1)
     seeds = list(params.claims.seeds)
+    start = time.perf_counter()
+    finding = experiment(name)(seeds)
+    seconds = round(time.perf_counter() - start, 1)
     record = {"name": name, **dataclasses.asdict(finding), "seeds": seeds, "seconds": seconds}
-    disk.write_json(finding_file(name), record)
+    disk.write_json(paths.claim_finding(name), record)
     print(f"claims@{name}: {finding.verdict} ({seconds} s): {finding.note}")
 
 
@@ -55,15 +49,15 @@ def table(findings: list[dict]) -> str:
 def run_table() -> None:
     findings = []
     for name in CLAIMS:
-        path = finding_file(name)
+        path = paths.claim_finding(name)
         if not path.exists():
             raise DataError(f"{path}: missing; run `make claims` (or `dvc repro claims/dvc.yaml`)")
         findings.append(disk.read_json(path))
-    disk.write_json(TABLE_JSON, findings)
-    disk.write_text(TABLE_MD, table(findings))
+    disk.write_json(paths.CLAIMS_JSON, findings)
+    disk.write_text(paths.CLAIMS_TABLE, table(findings))
     verdicts = [found["verdict"] for found in findings]
     counts = ", ".join(f"{verdicts.count(v)} {v}" for v in dict.fromkeys(verdicts))
-    print(f"claims: {TABLE_MD} ({counts})")
+    print(f"claims: {paths.CLAIMS_TABLE} ({counts})")
 
 
 def run(params: Params, name: str | None = None) -> None:
