@@ -33,8 +33,8 @@ pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; }
 FIRST_FIGURES = ("history.png", "confusion.png", "boxes.png", "points.png", "roc.png")
 
 
-def _figure(root: Path, file: Path, caption: str | None = None) -> str:
-    link = html.escape(file.relative_to(root).as_posix())
+def _figure(file: Path, caption: str | None = None) -> str:
+    link = html.escape(file.relative_to(paths.REPORTS).as_posix())  # the page lies in reports/
     text = html.escape(caption or file.name)
     return f'<figure><img src="{link}" alt="{text}"><figcaption>{text}</figcaption></figure>'
 
@@ -88,7 +88,7 @@ def _leaderboard(family: str, links: dict[str, str]) -> str:
     return _table(header, (cells(row) for row in rows))
 
 
-def _model_section(root: Path, name: str, links: dict[str, str]) -> str:
+def _model_section(name: str, links: dict[str, str]) -> str:
     folder = paths.report_dir(name)
     order = {name: rank for rank, name in enumerate(FIRST_FIGURES)}
     figures = sorted(folder.glob("*.png"), key=lambda f: (order.get(f.name, len(order)), f.name))
@@ -98,25 +98,25 @@ def _model_section(root: Path, name: str, links: dict[str, str]) -> str:
     diagnosis = folder / paths.DIAGNOSIS_MD
     if diagnosis.exists():
         parts.append(_markdown(diagnosis.read_text()))
-    parts += [_figure(root, figure) for figure in figures]
+    parts += [_figure(figure) for figure in figures]
     parts.append("</details>")
     return "\n".join(parts)
 
 
-def _family_section(root: Path, family: str, models: list[str], links: dict[str, str]) -> str:
+def _family_section(family: str, models: list[str], links: dict[str, str]) -> str:
     title = FAMILIES[family].title
     parts = [f'<section id="{family}"><h2>{html.escape(title)}</h2>', _leaderboard(family, links)]
     figures = [paths.leaderboard_png(family), paths.augment_preview(family)]
-    parts += [_figure(root, figure) for figure in figures if figure.exists()]
+    parts += [_figure(figure) for figure in figures if figure.exists()]
     split = paths.split_report(family)
     if split.exists():
         parts.append(_folded("the split", split.read_text()))
-    parts += [_model_section(root, name, links) for name in models]
+    parts += [_model_section(name, links) for name in models]
     parts.append("</section>")
     return "\n".join(parts)
 
 
-def _folder_section(root: Path, anchor: str, title: str, folder: Path, texts: tuple[str, ...]) -> str | None:
+def _folder_section(anchor: str, title: str, folder: Path, texts: tuple[str, ...]) -> str | None:
     """A stage's own folder (transfer, style, a tuning study, the claims): its texts, its PNGs."""
     if not folder.exists():
         return None
@@ -129,9 +129,9 @@ def _folder_section(root: Path, anchor: str, title: str, folder: Path, texts: tu
             parts.append(_markdown(file.read_text()))
         else:
             parts.append(_folded(name, file.read_text()))
-    parts += [_figure(root, figure) for figure in sorted(folder.glob("*.png"))]
+    parts += [_figure(figure) for figure in sorted(folder.glob("*.png"))]
     for page in sorted(folder.glob("*.html")):  # plotly's (a tuning study's), beside their script
-        link = html.escape(page.relative_to(root).as_posix())
+        link = html.escape(page.relative_to(paths.REPORTS).as_posix())
         parts.append(f'<p><a href="{link}">{html.escape(page.name)}</a> (interactive)</p>')
     parts.append("</section>")
     return "\n".join(parts)
@@ -140,14 +140,13 @@ def _folder_section(root: Path, anchor: str, title: str, folder: Path, texts: tu
 def page(models: dict[str, list[str]], links: dict[str, str], mlflow_ui: str, how: str) -> str:
     """The page for ``models`` (family -> model names) with each model's MLflow link; ``how``:
     what serves ``mlflow_ui`` (a command, or the tracking server)."""
-    root = paths.REPORTS
     sections: list[tuple[str, str, str]] = []  # (anchor, title, html)
     for family, names in models.items():
         if names:
-            sections.append((family, FAMILIES[family].title, _family_section(root, family, names, links)))
+            sections.append((family, FAMILIES[family].title, _family_section(family, names, links)))
     extras = [
-        ("transfer", "Transfer learning", paths.TRANSFER_METRICS.parent, ("metrics.json",)),
-        ("style", "Neural style transfer", paths.STYLE, ("metrics.json",)),
+        ("transfer", "Transfer learning", paths.TRANSFER_METRICS.parent, (paths.METRICS,)),
+        ("style", "Neural style transfer", paths.STYLE, (paths.METRICS,)),
         ("claims", "The course's claims, measured", paths.CLAIMS, (paths.CLAIMS_TABLE.name,)),
     ]
     extras += [
@@ -156,7 +155,7 @@ def page(models: dict[str, list[str]], links: dict[str, str], mlflow_ui: str, ho
         if folder.is_dir()
     ]
     for anchor, title, folder, texts in extras:
-        made = _folder_section(root, anchor, title, folder, texts)
+        made = _folder_section(anchor, title, folder, texts)
         if made is not None:
             sections.append((anchor, title, made))
     contents = "".join(f'<a href="#{anchor}">{html.escape(title)}</a>' for anchor, title, _ in sections)
