@@ -91,6 +91,19 @@ def main() -> None:
     if args.wall:
         print(f"the whole dvc repro: {args.wall:.1f} s, {args.wall / fitted:.3f} x fit")
         report.update(wall_seconds=args.wall, wall_ratio=round(args.wall / fitted, 3))
+    # Style transfer trains no model: its work is an optimisation of each gallery image, its
+    # own kind of fit, which this ratio also shows counted as such.
+    gallery = args.root / "reports/style/metrics.json"
+    if gallery.exists():
+        optimised = sum(pair["seconds"] for pair in json.loads(gallery.read_text())["pairs"].values())
+        with_style = fitted + optimised
+        report.update(style_optimisation_seconds=round(optimised, 1))
+        report["ratio_with_style"] = round(everything / with_style, 3)
+        shown = f"stages {everything / with_style:.3f} x"
+        if args.wall:
+            report["wall_ratio_with_style"] = round(args.wall / with_style, 3)
+            shown += f", the whole dvc repro {args.wall / with_style:.3f} x"
+        print(f"with the style gallery's optimisations ({optimised:.1f} s) counted as fit: {shown}")
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {RESULTS}")
 

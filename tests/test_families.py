@@ -533,12 +533,18 @@ def test_the_two_stage_detectors_options_reach_the_network_the_train_stage_saves
 
 
 def test_the_two_stage_detector_reports_its_proposal_recall_and_validation_loss(inside: Path):
-    from dlpipe.tasks.detect.two_stage import proposal_recall
+    from dlpipe.tasks.detect.two_stage import PROPOSALS_SCORED, proposal_recall
 
     metrics = json.loads(Path("reports/models/faster_rcnn/metrics.json").read_text())
     model, _ = load_model(Path("models/faster_rcnn/model.pt"))
     x, targets, _ = split_inputs("detect", "test")
-    assert metrics["proposal_recall100"] == round(proposal_recall(model, x, torch.from_numpy(targets)), 6)
+    rpn = model.eval().rcnn.rpn  # its PROPOSALS_SCORED best, asked of the proposal network alone
+    rpn._post_nms_top_n = {**rpn._post_nms_top_n, "testing": PROPOSALS_SCORED}
+    with torch.no_grad():
+        images, _ = model.rcnn.transform(list(x.unbind(0)))
+        proposals, _ = rpn(images, {"0": model.rcnn.backbone(images.tensors)})
+    found = [boxes / model.image_size for boxes in proposals]
+    assert metrics["proposal_recall100"] == round(proposal_recall(found, torch.from_numpy(targets)), 6)
     assert 0.0 < metrics["proposal_recall100"] <= 1.0
     client = mlflow.MlflowClient(f"sqlite:///{inside / 'mlflow.db'}")
     run = client.get_run(tracking.read_run_id("faster_rcnn"))

@@ -175,3 +175,23 @@ def test_a_command_that_cannot_start_is_one_line_and_exit_127(tmp_path: Path) ->
     assert result.stderr.splitlines() == [
         "dlpipe.preload: cannot run 'no-such-command-xyz': No such file or directory"
     ]
+
+
+def test_a_waiting_stage_is_served_before_the_next_library_is_imported(tmp_path: Path, monkeypatch) -> None:
+    import socket
+
+    from dlpipe import preload
+
+    order: list[str] = []
+    monkeypatch.setattr(preload._Workers, "start", lambda _self, _conn, _listener: order.append("served"))
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(tmp_path / "socket"))
+        listener.listen(1)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as stage:
+            stage.connect(str(tmp_path / "socket"))  # waiting before the server looks
+            command = subprocess.Popen(["sleep", "1"])
+            pending = [lambda: order.append("torch"), lambda: order.append("mlflow")]
+            preload._serve(listener, command, pending)
+    assert order == ["served", "torch", "mlflow"]
+    assert pending == []
+    assert "torchvision" in preload.SERVED_AFTER and "mlflow" not in preload.SERVED_AFTER

@@ -59,8 +59,9 @@ def test_normalization_comes_from_train_only(project):
     assert stats["std"][0] == pytest.approx(train.std(), abs=1e-6)
 
 
-def test_normalization_stats_are_each_channels_mean_and_std_in_float64():
-    images = np.random.default_rng(0).integers(0, 256, (50, 9, 7, 3), dtype=np.uint8)
+@pytest.mark.parametrize("shape", [(50, 9, 7, 3), (4, 256, 300, 3)], ids=["one block", "blocks and a part"])
+def test_normalization_stats_are_each_channels_mean_and_std_in_float64(shape):
+    images = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
     images[..., 2] //= 4  # channels that differ
     pixels = images.reshape(-1, 3) / 255.0
     stats = normalization_stats(images)

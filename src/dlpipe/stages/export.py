@@ -77,9 +77,8 @@ def _in_pieces(predict: Callable[[torch.Tensor], np.ndarray], one_image: bool):
 def run(params: Params, name: str) -> None:
     model, spec = load_model(paths.model_file(name))
     output = FAMILIES[spec["family"]].output
-    x, _, names = split_inputs(spec["family"], "test")
     # A converter's error shows on any input: a sample spares 12,000 scenes three passes each.
-    x = x[: params.export.parity_examples]
+    x, _, names = split_inputs(spec["family"], "test", params.export.parity_examples)
     eager = predict_outputs(model, x)
     fixed = getattr(model, "exports_one_image", False)
     # A batch of 1 would let the exporter specialise the batch size to 1. A copy: the program

@@ -14,12 +14,15 @@ def names(arrays: dict[str, np.ndarray]) -> list[str]:
 
 
 def targets(arrays: dict[str, np.ndarray]) -> np.ndarray:
-    """float32 N×K×5, K the most objects an image of the split holds (at least 1)."""
+    """float32 N×K×5, N the images of ``x`` (a split's first images keep their objects), K the
+    most objects an image of the split holds (at least 1)."""
     count = len(arrays["x"])
-    per_image = np.bincount(arrays["image"], minlength=count)
+    kept = arrays["image"] < count
+    image_of, labels, boxes = arrays["image"][kept], arrays["labels"][kept], arrays["boxes"][kept]
+    per_image = np.bincount(image_of, minlength=count)
     out = np.full((count, max(1, int(per_image.max(initial=0))), 5), -1.0, dtype=np.float32)
     slot = np.zeros(count, dtype=np.int64)
-    for image, label, box in zip(arrays["image"], arrays["labels"], arrays["boxes"], strict=True):
+    for image, label, box in zip(image_of, labels, boxes, strict=True):
         out[image, slot[image]] = (label, *box)
         slot[image] += 1
     return out

@@ -16,6 +16,9 @@ After each detector's decoding, the score threshold and NMS per class of the det
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
@@ -29,7 +32,7 @@ from dlpipe.models.faster_rcnn import TwoStageDetector
 from dlpipe.tasks.detect.coco import RECALLS, evaluation
 from dlpipe.tasks.detect.detectors import SHOWN_SCORE, detections
 from dlpipe.tasks.detect.scores import confusion_pairs, true_boxes
-from dlpipe.tasks.detect.two_stage import proposal_recall
+from dlpipe.tasks.detect.two_stage import PROPOSALS_SCORED, proposal_recall
 
 PLOTS = ("boxes.png", "pr.png", "confusion.png", "pr.csv", "predictions.csv")
 
@@ -128,12 +131,14 @@ def run(params: Params, name: str) -> None:
         _pr_reports(precision_at_50(score.measured, names), name)
         _confusion_reports(score.found, torch.from_numpy(targets), names, name)
 
-    def recall(model: TwoStageDetector, x: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
-        return {"proposal_recall100": round(proposal_recall(model, x, targets), 6)}
+    @contextmanager
+    def recall(model: TwoStageDetector) -> Iterator[Callable[[torch.Tensor], dict[str, float]]]:
+        with model.recording_proposals(PROPOSALS_SCORED) as proposals:
+            yield lambda targets: {"proposal_recall100": round(proposal_recall(proposals, targets), 6)}
 
-    measure = recall if arch == "faster_rcnn" else None
-    metrics, found = report.evaluate(params, "detect", name, score, plot, list(PLOTS), measure)
-    recall = f", proposal recall@100 {metrics['proposal_recall100']:.4f}" if measure else ""
+    watch = recall if arch == "faster_rcnn" else None
+    metrics, found = report.evaluate(params, "detect", name, score, plot, list(PLOTS), watch)
+    recall = f", proposal recall@100 {metrics['proposal_recall100']:.4f}" if watch else ""
     print(
         f"evaluate@{name}: mAP@0.5 {metrics['map50']:.4f}, mAP@0.5:0.95 {metrics['map']:.4f}, "
         f"mean recall {metrics['mar100']:.4f} ({metrics['objects']} objects){recall}; "

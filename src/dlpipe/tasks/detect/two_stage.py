@@ -58,18 +58,15 @@ def decode(outputs: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     return outputs[..., :4], outputs[..., 4], outputs[..., 5].long()
 
 
-@torch.inference_mode()
-def proposal_recall(model: TwoStageDetector, x: Tensor, targets: Tensor, batch: int = 256) -> float:
-    """The share of true boxes that one of the proposal network's PROPOSALS_SCORED best boxes
-    overlaps by at least PROPOSAL_IOU (the second stage sees the network's own ``proposals``
-    best, fewer by default: this is the proposal network's quality, not the detector's ceiling)."""
-    model.eval()
+def proposal_recall(proposals: list[Tensor], targets: Tensor) -> float:
+    """The share of true boxes that one of their image's ``proposals`` (the proposal network's
+    PROPOSALS_SCORED best, recorded by ``TwoStageDetector.recording_proposals``) overlaps by at
+    least PROPOSAL_IOU. The second stage sees the network's own ``proposals`` best, fewer by
+    default: this is the proposal network's quality, not the detector's ceiling."""
     found = total = 0
-    for start in range(0, len(x), batch):
-        proposals = model.proposals(x[start : start + batch], PROPOSALS_SCORED)
-        for boxes, objects in zip(proposals, targets[start : start + batch], strict=True):
-            truths, _ = true_boxes(objects)
-            total += len(truths)
-            if len(truths) and len(boxes):
-                found += int((box_iou(truths, boxes).max(dim=1).values >= PROPOSAL_IOU).sum())
+    for boxes, objects in zip(proposals, targets, strict=True):
+        truths, _ = true_boxes(objects)
+        total += len(truths)
+        if len(truths) and len(boxes):
+            found += int((box_iou(truths, boxes).max(dim=1).values >= PROPOSAL_IOU).sum())
     return found / max(total, 1)
