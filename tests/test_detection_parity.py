@@ -25,9 +25,9 @@ def eager(project) -> np.ndarray:
 
 def test_outputs_that_lead_to_the_same_detections_pass(eager: np.ndarray):
     nearby = eager + 1e-7
-    assert check(load_params(), "sliding_window", CLASSES, eager, nearby) == {
+    assert check(load_params(), "sliding_window", CLASSES, eager, [nearby, eager]) == {
         "detections": 4,
-        "detections_unmatched": 0,
+        "detections_unmatched": [0, 0],
     }
 
 
@@ -42,4 +42,18 @@ def test_outputs_that_lead_to_the_same_detections_pass(eager: np.ndarray):
 def test_a_moved_box_another_class_or_another_score_is_counted(eager: np.ndarray, change):
     exported = eager.copy()
     change(exported)
-    assert check(load_params(), "sliding_window", CLASSES, eager, exported)["detections_unmatched"] == 2
+    assert check(load_params(), "sliding_window", CLASSES, eager, [eager, exported])[
+        "detections_unmatched"
+    ] == [0, 2]
+
+
+def test_detections_pair_one_to_one_when_one_could_match_two():
+    import torch
+
+    from dlpipe.tasks.detect.parity import _unmatched
+
+    box = torch.tensor([[0.1, 0.1, 0.3, 0.3]])
+    twice = (box.repeat(2, 1), torch.tensor([0.9, 0.9]), torch.tensor([1, 1]))
+    once = (box, torch.tensor([0.9]), torch.tensor([1]))
+    assert _unmatched(twice, once) == 1  # the second copy has nothing left to pair with
+    assert _unmatched(once, once) == 0

@@ -112,10 +112,10 @@ def run(params: Params, name: str) -> None:
             )
         if spec["family"] == "detect":
             parity = FAMILIES[spec["family"]].part("parity")
-            for exported, prefix in ((onnx_out, ""), (program_out, "pt2_")):
-                checked = parity.check(params, spec["arch"], len(names), eager, exported)
-                report["detections"] = checked["detections"]
-                unmatched = report[f"{prefix}detections_unmatched"] = checked["detections_unmatched"]
+            checked = parity.check(params, spec["arch"], len(names), eager, [onnx_out, program_out])
+            report["detections"] = checked["detections"]
+            for prefix, unmatched in zip(("", "pt2_"), checked["detections_unmatched"], strict=True):
+                report[f"{prefix}detections_unmatched"] = unmatched
                 if unmatched > parity.MAX_UNMATCHED_SHARE * max(1, checked["detections"]):
                     raise ExportError(
                         f"export@{name}: {unmatched} of {checked['detections']} detections of the"

@@ -35,6 +35,8 @@ def _unmatched(ours: tuple[torch.Tensor, ...], theirs: tuple[torch.Tensor, ...])
         fits = box_iou(boxes, other_boxes) >= MATCH_IOU
         fits &= labels[:, None] == other_labels[None, :]
         fits &= (scores[:, None] - other_scores[None, :]).abs() <= MATCH_SCORE
+        if (fits.sum(dim=1) <= 1).all() and (fits.sum(dim=0) <= 1).all():  # each pairing unique
+            return len(boxes) + len(other_boxes) - 2 * int(fits.any(dim=1).sum())
         taken = torch.zeros(len(other_boxes), dtype=torch.bool)
         for row in fits:
             free = torch.nonzero(row & ~taken)
@@ -54,15 +56,23 @@ def _clear_of_cuts(image: tuple[torch.Tensor, ...], score_threshold: float) -> t
 
 
 def check(
-    params: Params, arch: str, classes: int, eager: np.ndarray, exported: np.ndarray
-) -> dict[str, float]:
-    """How many detections the trained network makes on these outputs, and how many of its or
-    the exported model's have no counterpart on the other side."""
+    params: Params, arch: str, classes: int, eager: np.ndarray, exported: list[np.ndarray]
+) -> dict[str, int | list[int]]:
+    """How many detections the trained network makes on its ``eager`` outputs, and for each of
+    the ``exported`` models' outputs, how many of its or the trained network's detections have
+    no counterpart on the other side."""
     settings = params.detect
-    found = [
-        detections(arch, torch.from_numpy(outputs), classes, settings.score_threshold, settings.iou_threshold)
-        for outputs in (eager, exported)
-    ]
-    found = [[_clear_of_cuts(image, settings.score_threshold) for image in side] for side in found]
-    unmatched = sum(_unmatched(a, b) for a, b in zip(*found, strict=True))
-    return {"detections": sum(len(f[0]) for f in found[0]), "detections_unmatched": unmatched}
+
+    def cleared(outputs: np.ndarray) -> list[tuple[torch.Tensor, ...]]:
+        found = detections(
+            arch, torch.from_numpy(outputs), classes, settings.score_threshold, settings.iou_threshold
+        )
+        return [_clear_of_cuts(image, settings.score_threshold) for image in found]
+
+    ours = cleared(eager)
+    return {
+        "detections": sum(len(image[0]) for image in ours),
+        "detections_unmatched": [
+            sum(_unmatched(a, b) for a, b in zip(ours, cleared(outputs), strict=True)) for outputs in exported
+        ],
+    }
