@@ -132,11 +132,11 @@ def run(params: Params, name: str) -> None:
         _confusion_reports(score.found, torch.from_numpy(targets), names, name)
 
     @contextmanager
-    def recall(model: TwoStageDetector) -> Iterator[Callable[[torch.Tensor], dict[str, float]]]:
+    def recording(model: TwoStageDetector) -> Iterator[Callable[[torch.Tensor], dict[str, float]]]:
         with model.recording_proposals(PROPOSALS_SCORED) as proposals:
             yield lambda targets: {"proposal_recall100": round(proposal_recall(proposals, targets), 6)}
 
-    watch = recall if arch == "faster_rcnn" else None
+    watch = recording if arch == "faster_rcnn" else None
     metrics, found = report.evaluate(params, "detect", name, score, plot, list(PLOTS), watch)
     recall = f", proposal recall@100 {metrics['proposal_recall100']:.4f}" if watch else ""
     print(
