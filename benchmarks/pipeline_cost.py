@@ -94,7 +94,7 @@ def main() -> None:
     # Style transfer trains no model: its work is an optimisation of each gallery image, its
     # own kind of fit, which this ratio also shows counted as such.
     gallery = args.root / "reports/style/metrics.json"
-    if gallery.exists():
+    if gallery.exists() and any(stage == "stylize" for stage, _, _ in stages):
         optimised = sum(pair["seconds"] for pair in json.loads(gallery.read_text())["pairs"].values())
         with_style = fitted + optimised
         report.update(style_optimisation_seconds=round(optimised, 1))

@@ -56,4 +56,5 @@ def test_detections_pair_one_to_one_when_one_could_match_two():
     twice = (box.repeat(2, 1), torch.tensor([0.9, 0.9]), torch.tensor([1, 1]))
     once = (box, torch.tensor([0.9]), torch.tensor([1]))
     assert _unmatched(twice, once) == 1  # the second copy has nothing left to pair with
+    assert _unmatched(once, twice) == 1
     assert _unmatched(once, once) == 0

@@ -167,3 +167,14 @@ def test_its_backbone_runs_in_the_layout_of_the_batch():
         last = model(x.contiguous(memory_format=torch.channels_last))
     assert seen == [False, True]  # torchvision's transform alone batches NCHW
     assert torch.allclose(last, plain, atol=1e-5)
+
+
+def test_recording_proposals_leaves_a_training_pass_alone():
+    model = small(proposals=8).train()
+    torch.manual_seed(0)
+    plain = two_stage.loss(model, torch.randn(2, 3, 48, 48), targets())
+    torch.manual_seed(0)
+    with model.recording_proposals(top=20) as found:
+        recorded = two_stage.loss(model, torch.randn(2, 3, 48, 48), targets())
+    assert found == []
+    assert float(recorded) == float(plain)

@@ -223,7 +223,24 @@ def _work(conn: socket.socket, request: dict, fds: list[int]) -> int:
 def import_libraries() -> None:
     """Import LIBRARIES; ``make install`` runs it once so that their bytecode is compiled."""
     for name in LIBRARIES:
-        importlib.import_module(name)
+        _import(name)
+
+
+def _import(name: str) -> None:
+    # albumentations asks PyPI for a newer version as it is imported, unless told not to
+    os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+    importlib.import_module(name)
+
+
+def _import_later(name: str) -> None:
+    """A library imported between requests: one that fails is left to the stages that need
+    it, which import it themselves and report the error; the server serves on."""
+    try:
+        _import(name)
+    except Exception as exc:  # noqa: BLE001 - any error of a third-party import
+        print(
+            f"dlpipe.preload: importing {name} failed ({exc}); stages import it themselves", file=sys.stderr
+        )
 
 
 def _map_packages() -> None:
@@ -315,10 +332,8 @@ def run(command: list[str]) -> int:
         signal.signal(signal.SIGTERM, lambda signum, _frame: process.send_signal(signum))
         try:
             for name in SERVED_AFTER:
-                importlib.import_module(name)
-            later = [
-                lambda name=name: importlib.import_module(name) for name in LIBRARIES[len(SERVED_AFTER) :]
-            ]
+                _import(name)
+            later = [lambda name=name: _import_later(name) for name in LIBRARIES[len(SERVED_AFTER) :]]
             served = _serve(listener, process, [*later, _map_packages])
         except KeyboardInterrupt:  # the command got the same Ctrl-C: let it finish its way
             served = None

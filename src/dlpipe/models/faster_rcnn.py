@@ -94,16 +94,20 @@ class TwoStageDetector(nn.Module):
 
     @contextmanager
     def recording_proposals(self, top: int) -> Iterator[list[Tensor]]:
-        """While open, each forward pass (evaluation mode) adds each image's ``top`` best
+        """While open, each forward pass in evaluation mode adds each image's ``top`` best
         proposals (after the proposal network's NMS, in shares of the image side) to the list it
         yields, and detects from its own best ``proposals`` of them, as it does when closed: the
-        proposal network's quality is measured in the pass that detects."""
+        proposal network's quality is measured in the pass that detects. They come from its own
+        candidates before NMS (4·proposals, 200 by default): fewer than ``top`` where those are
+        fewer, since more candidates would change the detections."""
         rpn = self.rcnn.rpn
         kept = rpn._post_nms_top_n
         own = kept["testing"]
         recorded: list[Tensor] = []
 
-        def detect_from_own(_module: nn.Module, _inputs: tuple, output: tuple) -> tuple:
+        def detect_from_own(module: nn.Module, _inputs: tuple, output: tuple) -> tuple | None:
+            if module.training:  # training's proposals are left as they are
+                return None
             boxes, losses = output
             recorded.extend(found[:top] / self.image_size for found in boxes)
             return [found[:own] for found in boxes], losses  # NMS keeps them best first

@@ -1,5 +1,5 @@
 """How detection's splits become batches: normalised images and, per image, its objects as
-rows (class, cx, cy, w, h), padded to the split's most objects with class −1."""
+rows (class, cx, cy, w, h), padded to the most objects one image holds with class −1."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def names(arrays: dict[str, np.ndarray]) -> list[str]:
 
 def targets(arrays: dict[str, np.ndarray]) -> np.ndarray:
     """float32 N×K×5, N the images of ``x`` (a split's first images keep their objects), K the
-    most objects an image of the split holds (at least 1)."""
+    most objects one of them holds (at least 1)."""
     count = len(arrays["x"])
     kept = arrays["image"] < count
     image_of, labels, boxes = arrays["image"][kept], arrays["labels"][kept], arrays["boxes"][kept]
