@@ -195,3 +195,12 @@ def test_a_waiting_stage_is_served_before_the_next_library_is_imported(tmp_path:
     assert order == ["served", "torch", "mlflow"]
     assert pending == []
     assert "torchvision" in preload.SERVED_AFTER and "mlflow" not in preload.SERVED_AFTER
+
+
+def test_a_library_that_fails_to_import_between_requests_is_one_line_and_the_server_goes_on(capsys) -> None:
+    from dlpipe import preload
+
+    preload._import_later("dlpipe_no_such_library")
+    assert capsys.readouterr().err.startswith(
+        "dlpipe.preload: importing dlpipe_no_such_library failed (No module named 'dlpipe_no_such_library')"
+    )
