@@ -160,6 +160,19 @@ def test_pck_threshold_is_read_by_the_evaluate_stage(inside: Path):
     assert after["pck"] > before["pck"]  # a tenfold threshold admits more points
 
 
+def test_a_detection_splits_first_images_keep_their_own_objects(inside: Path):
+    from dlpipe import paths
+    from dlpipe.data.tensors import load_split
+
+    whole, _ = load_split("detect", paths.split_file("detect", "train"))
+    first, _ = load_split("detect", paths.split_file("detect", "train"), limit=5)
+    assert len(whole.x) > 5
+    assert torch.equal(first.x, whole.x[:5])
+    slots = first.y.shape[1]  # the most objects of the five
+    assert torch.equal(first.y, whole.y[:5, :slots])
+    assert (whole.y[:5, slots:, 0] == -1).all()  # the whole split's padding, nothing more
+
+
 def test_diagnosis_train_examples_is_read_by_the_evaluate_stage(inside: Path):
     write_params(inside, {"evaluate": {"diagnosis_train_examples": 7}})
     try:
