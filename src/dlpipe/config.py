@@ -547,9 +547,8 @@ class VerifyParams(Section):
     embedding: Annotated[int, Field(ge=2, le=1024)]  # the embedding's width
     photos_per_identity: Annotated[int, Field(ge=2)]  # K of a batch of P x K (P = batch_size / K)
     episodes: Annotated[int, Field(ge=10)]  # N-way one-shot episodes, seeded, for each N
-    examples: Annotated[
-        int, Field(ge=2, le=20)
-    ]  # test identities in the embedding map; 5-way episodes in one_shot.png
+    # test identities in the embedding map; 5-way episodes in one_shot.png
+    examples: Annotated[int, Field(ge=2, le=20)]
 
     _empty_models = field_validator("models", mode="before")(_models_may_be_empty)
 
