@@ -137,9 +137,15 @@ def fit(trainer: pl.Trainer, task: pl.LightningModule, **kwargs) -> None:
         ) from None
 
 
+# gloo's timeout of a silent peer surfaced once as "Application timeout caused pair closure",
+# from a broadcast of buffers, where it usually says "Timed out waiting ... [.../gloo/...]"
+PEER_FAILURE = r"gloo|nccl|timeout caused pair closure"
+
+
 def _peer_failure(exc: BaseException) -> BaseException | None:
     """The first exception along ``exc``'s chain (what it arose from or while handling) that is
-    torch.distributed's (DistError: backend, store, network) or names gloo or NCCL, if any.
+    torch.distributed's (DistError: backend, store, network), names gloo or NCCL, or is gloo's
+    own timeout of a silent peer (a RuntimeError that names neither), if any.
 
     Lightning's clean-up after a failed collective may raise again; the first failure says what
     happened to the peer."""
@@ -150,7 +156,7 @@ def _peer_failure(exc: BaseException) -> BaseException | None:
         chain.append(exc)
         exc = exc.__cause__ or exc.__context__
     for link in reversed(chain):  # the first to happen comes last
-        if isinstance(link, DistError) or re.search(r"gloo|nccl", f"{type(link)} {link}", re.IGNORECASE):
+        if isinstance(link, DistError) or re.search(PEER_FAILURE, f"{type(link)} {link}", re.IGNORECASE):
             return link
     return None
 
