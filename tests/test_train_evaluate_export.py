@@ -48,6 +48,10 @@ def test_history_has_one_row_per_epoch(inside: Path):
     summary = json.loads((inside / "reports/models/lenet5/train.json").read_text())
     assert summary["parameters"] == 61706  # LeNet-5 on 32×32, 10 classes
     assert summary["epochs"] == 2
+    epochs = sum(float(row["seconds"]) for row in rows)
+    assert summary["train_seconds"] == pytest.approx(epochs, abs=0.01)
+    # Lightning's whole fit: the epochs, and its setup, checkpoints and teardown besides
+    assert summary["fit_seconds"] > summary["train_seconds"]
 
 
 def test_two_epochs_already_classify_digits(inside: Path):

@@ -47,6 +47,8 @@ LIBRARIES = (
     "PIL.Image",
     "torch",
     "torchvision",
+    "sklearn.datasets",  # split's digits
+    "sklearn.model_selection",  # split's stratified split
     "lightning.pytorch",
     "torch._dynamo",
     "torch.export._trace",
@@ -70,6 +72,7 @@ LIBRARIES = (
     "matplotlib.pyplot",
     "matplotlib.backends.backend_agg",
     "albumentations",
+    "sklearn.metrics",  # verify's ROC
 )
 
 
@@ -254,7 +257,7 @@ def _map_packages() -> None:
 # What the first stages (split, augment) import: the server serves once these are in, and
 # imports the rest between requests, while those stages run on the other core (the first
 # stage of a `make run` waited 16 s for all of LIBRARIES).
-SERVED_AFTER = LIBRARIES[: LIBRARIES.index("torchvision") + 1]
+SERVED_AFTER = LIBRARIES[: LIBRARIES.index("sklearn.model_selection") + 1]
 
 
 class _Workers:
