@@ -19,9 +19,9 @@ UV_INSTALL = $(BIN)/uv pip install --quiet --python $(BIN)/python --index-strate
 
 # uv does not byte-compile: each module compiles on its first import, which needs Python free to
 # write bytecode, so make's commands run without PYTHONDONTWRITEBYTECODE. `make install` compiles
-# what DVC and the stages import by importing it once (about 30 s on 2 cores), for commands run
-# outside make with that variable set, and before `make run`'s `dvc repro`, whose first stage
-# would otherwise wait for it, as a fresh clone's only.
+# what DVC and the stages import by importing it once (about 30 s on 2 cores): for commands run
+# outside make with that variable set, and for `make run`, whose first `dvc repro` would
+# otherwise compile it while its first stages wait.
 unexport PYTHONDONTWRITEBYTECODE
 
 .DEFAULT_GOAL := help
