@@ -204,3 +204,31 @@ def test_a_library_that_fails_to_import_between_requests_is_one_line_and_the_ser
     assert capsys.readouterr().err.startswith(
         "dlpipe.preload: importing dlpipe_no_such_library failed (No module named 'dlpipe_no_such_library')"
     )
+
+
+LISTED_ONCE = r"""
+import importlib, io, torch
+from torch.onnx._internal._lazy_import import onnxscript_apis
+from torch.onnx._internal.exporter._registration import ONNXRegistry
+from dlpipe import preload
+
+model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU()).eval()
+
+def graph():
+    program = torch.export.export(model, (torch.ones(2, 4),))
+    onnx_program = torch.onnx.export(program, (torch.ones(2, 4),), dynamo=True, verbose=False)
+    return onnx_program.model_proto.SerializeToString()
+
+before = graph(), sorted(map(str, ONNXRegistry.from_torchlib().functions))
+preload._list_torchlib_functions()
+after = graph(), sorted(map(str, ONNXRegistry.from_torchlib().functions))
+calls = importlib.import_module(onnxscript_apis._name).get_torchlib_ops.cache_info()
+print(calls.misses, calls.hits, before == after, len(after[1]))
+"""
+
+
+def test_the_server_lists_torchlib_functions_once_and_exports_the_same_graph() -> None:
+    done = subprocess.run([sys.executable, "-c", LISTED_ONCE], capture_output=True, text=True, check=True)
+    misses, hits, same, functions = done.stdout.split()
+    assert (misses, hits, same) == ("1", "2", "True")  # listed by the server; both exports reuse it
+    assert int(functions) > 400

@@ -19,6 +19,7 @@ runs the stage in its own process as before.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import importlib.util
 import json
@@ -254,6 +255,18 @@ def _map_packages() -> None:
     requirements_utils._init_modules_to_packages_map()
 
 
+def _list_torchlib_functions() -> None:
+    # torch's ONNX exporter asks onnxscript for its torchlib functions on every export, and
+    # onnxscript rebuilds the signatures of all 497 from their source (0.7-1.1 s of every export
+    # stage). They are the installed package's, the same for every export: listed once here
+    # (in the module torch reads them from), the workers inherit the list.
+    from torch.onnx._internal._lazy_import import onnxscript_apis
+
+    apis = importlib.import_module(onnxscript_apis._name)
+    apis.get_torchlib_ops = functools.cache(apis.get_torchlib_ops)
+    apis.get_torchlib_ops()
+
+
 # What the first stages (split, augment) import: the server serves once these are in, and
 # imports the rest between requests, while those stages run on the other core (the first
 # stage of a `make run` waited 16 s for all of LIBRARIES).
@@ -337,7 +350,7 @@ def run(command: list[str]) -> int:
             for name in SERVED_AFTER:
                 _import(name)
             later = [lambda name=name: _import_later(name) for name in LIBRARIES[len(SERVED_AFTER) :]]
-            served = _serve(listener, process, [*later, _map_packages])
+            served = _serve(listener, process, [*later, _map_packages, _list_torchlib_functions])
         except KeyboardInterrupt:  # the command got the same Ctrl-C: let it finish its way
             served = None
         finally:
