@@ -19,6 +19,7 @@ evaluation (tasks/detect/coco.py).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 from torchvision.ops import box_iou
@@ -94,18 +95,21 @@ def confusion_pairs(
         truth_boxes, truth_labels = true_boxes(objects)
         shown = scores >= score_threshold
         boxes, scores, labels = boxes[shown].cpu(), scores[shown].cpu(), labels[shown].cpu()
-        overlaps = box_iou(boxes, truth_boxes) if len(boxes) and len(truth_boxes) else None
-        taken = torch.zeros(len(truth_boxes), dtype=torch.bool)
+        # numpy, not torch, in the loop over detections: a torch call's overhead made this loop
+        # most of the sliding-window detector's plots (its thousands of detections a split)
+        overlaps = box_iou(boxes, truth_boxes).numpy() if len(boxes) and len(truth_boxes) else None
+        taken = np.zeros(len(truth_boxes), dtype=bool)
+        truth, found_labels = truth_labels.tolist(), labels.tolist()
         for i in torch.argsort(scores, descending=True, stable=True).tolist():
             best = -1
             if overlaps is not None:
-                candidates = overlaps[i].masked_fill(taken, -1.0)
+                candidates = np.where(taken, -1.0, overlaps[i])
                 best = int(candidates.argmax()) if candidates.max() >= IOU else -1
             if best >= 0:
                 taken[best] = True
-            actual.append(int(truth_labels[best]) if best >= 0 else classes)
-            predicted.append(int(labels[i]))
-        for missed in truth_labels[~taken].tolist():
+            actual.append(truth[best] if best >= 0 else classes)
+            predicted.append(found_labels[i])
+        for missed in truth_labels[torch.from_numpy(~taken)].tolist():
             actual.append(missed)
             predicted.append(classes)
     return torch.tensor(actual, dtype=torch.long), torch.tensor(predicted, dtype=torch.long)
