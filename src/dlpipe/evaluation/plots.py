@@ -116,44 +116,58 @@ def worst_mistakes(
 ) -> None:
     """A grid of misclassified test images, most confident mistake first, with true and
     predicted labels. ``cases``: dicts with index, true, predicted, confidence."""
-    columns = min(8, max(1, len(cases)))
-    rows = max(1, -(-len(cases) // columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.9 * rows + 0.4), squeeze=False)
-    for axis in axes.flat:
-        axis.axis("off")
-    for axis, case in zip(axes.flat, cases, strict=False):
-        image = images[case["index"]]
-        axis.imshow(
-            image[..., 0] if image.shape[-1] == 1 else image, cmap="gray" if image.shape[-1] == 1 else None
-        )
-        axis.set_title(
-            f"{class_names[case['true']]}→{class_names[case['predicted']]}\n{case['confidence']:.2f}",
-            fontsize=8,
-        )
-    if not cases:
-        axes.flat[0].text(0.5, 0.5, "no mistakes", ha="center", va="center")
-    figure.suptitle(f"{title}: worst test mistakes (true→predicted, confidence)", fontsize=9)
-    figure.tight_layout()
-    _save(figure, path)
+    shown = [
+        np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
+        for image in images[[c["index"] for c in cases]]
+    ]
+    titles = [f"{class_names[c['true']]}→{class_names[c['predicted']]}\n{c['confidence']:.2f}" for c in cases]
+    picture_grid(
+        shown, titles, path, f"{title}: worst test mistakes (true→predicted, confidence)", empty="no mistakes"
+    )
+
+
+_INCHES_PER_CELL = 1.6
+_TITLE_POINTS = 7
 
 
 def picture_grid(
-    images: list[np.ndarray], titles: list[str], path: Path, title: str, columns: int = 8
+    images: list[np.ndarray],
+    titles: list[str],
+    path: Path,
+    title: str,
+    columns: int = 8,
+    empty: str = "none",
 ) -> None:
-    """RGB images (targets and predictions already drawn on them) in a grid, a title under each;
-    wide pictures (a clip's frames side by side) get cells as wide."""
+    """RGB uint8 images (targets and predictions already drawn on them) in a grid, a title over
+    each; wide pictures (a clip's frames side by side) get cells as wide. One sheet drawn on one
+    axes: an axes per image took 0.7 s to draw 16 of them, the sheet 0.15 s."""
     columns = min(columns, max(1, len(images)))
     rows = max(1, -(-len(images) // columns))
-    aspect = max((image.shape[1] / image.shape[0] for image in images), default=1.0)
-    width = min(1.8 * columns * aspect, 16)
-    figure, axes = plt.subplots(rows, columns, figsize=(width, 2.0 * rows + 0.4), squeeze=False)
-    for axis in axes.flat:
-        axis.axis("off")
-    for axis, image, text in zip(axes.flat, images, titles, strict=False):
-        axis.imshow(image, interpolation="nearest")
-        axis.set_title(text, fontsize=7)
+    height = max((image.shape[0] for image in images), default=1)
+    width = max((image.shape[1] for image in images), default=1)
+    lines = max((text.count("\n") + 1 for text in titles), default=1)
+    cell_inches = min(_INCHES_PER_CELL * width / height, 16 / columns)  # a cell's width
+    pixels_per_inch = width / cell_inches  # of the images
+    band = int(np.ceil(lines * _TITLE_POINTS * 1.5 / 72 * pixels_per_inch))  # a title's height
+    gap = max(1, round(0.06 * width))
+    cell_width, cell_height = width + gap, height + band
+    sheet = np.full((rows * cell_height, columns * cell_width, 3), 255, np.uint8)
+    for k, image in enumerate(images):
+        top, left = (k // columns) * cell_height + band, (k % columns) * cell_width + gap // 2
+        sheet[top : top + image.shape[0], left : left + image.shape[1]] = image[..., :3]
+    heading = 0.4  # inches, the figure's title
+    size = (sheet.shape[1] / pixels_per_inch, sheet.shape[0] / pixels_per_inch + heading)
+    figure = plt.figure(figsize=size)
+    axis = figure.add_axes((0.0, 0.0, 1.0, 1.0 - heading / size[1]))
+    axis.imshow(sheet, interpolation="nearest")
+    axis.axis("off")
+    for k, text in enumerate(titles):
+        x = (k % columns) * cell_width + gap // 2 + images[k].shape[1] / 2
+        y = (k // columns) * cell_height + band - 0.5
+        axis.text(x, y, text, ha="center", va="bottom", fontsize=_TITLE_POINTS)
+    if not images:
+        axis.text(0.5, 0.5, empty, ha="center", va="center", transform=axis.transAxes)
     figure.suptitle(title, fontsize=9)
-    figure.tight_layout()
     _save(figure, path)
 
 
