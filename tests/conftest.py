@@ -18,6 +18,13 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
+# pytest-xdist's workers share the cores: with torch's default of a thread per core in each,
+# they oversubscribe them and OpenMP's threads wait on each other (test_models' overfit tests
+# ran 2.7x slower on 2 cores). Each worker, and every process it starts, gets its share.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    os.environ["OMP_NUM_THREADS"] = str(max(1, len(os.sched_getaffinity(0)) // _WORKERS))
+
 TINY = {
     "augment": {"copies": 1},
     "models": {"lenet5": {}},
