@@ -8,7 +8,8 @@ once (those of the first stages before it serves, the rest between requests), th
 forks a worker per stage. The stage process DVC starts only hands
 its arguments, working directory, environment and standard streams to a
 worker, forwards signals to it and exits with its status, so DVC sees the
-same command, outputs and exit codes as without the server.
+same command, outputs and exit codes as without the server. DVC itself runs through
+``dlpipe.lockfile``, which writes its dvc.lock a stage at a time.
 
 The server imports third-party libraries only: each worker imports dlpipe's
 own code afresh, so what runs is the code on disk. Without ``DLPIPE_PRELOAD``
@@ -333,8 +334,21 @@ def _serve(listener: socket.socket, command: subprocess.Popen, pending: list[Cal
     return workers.served
 
 
+def through_lockfile(command: list[str]) -> list[str]:
+    """``dvc ARG...`` or ``PYTHON -m dvc ARG...`` as DVC run by ``dlpipe.lockfile``, which
+    writes dvc.lock a stage at a time; any other command as it is."""
+    if command and Path(command[0]).name == "dvc":
+        args = command[1:]
+    elif command[1:3] == ["-m", "dvc"]:
+        args = command[3:]
+    else:
+        return command
+    return [sys.executable, "-m", "dlpipe.lockfile", *args]
+
+
 def run(command: list[str]) -> int:
     """Run ``command`` with a preload server announced in its environment; its exit status."""
+    command = through_lockfile(command)
     with tempfile.TemporaryDirectory(prefix="dlpipe-preload-") as folder:
         path = str(Path(folder, "socket"))
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
