@@ -60,7 +60,8 @@ claims: $(VENV)/.installed ## the course's claims as seeded experiments -> repor
 	@echo "Claims: reports/claims/claims.md (and in the lab report, reports/index.html, after a make run)"
 
 # Two workers, each a whole test file at a time (module fixtures are built once): much of the
-# suite waits on process start-up, DVC and servers, which two cores overlap.
+# suite waits on process start-up, DVC and servers, which two cores overlap. Each worker's
+# torch takes its share of the cores (tests/conftest.py), not a thread per core.
 test: $(VENV)/.installed ## run the default test suite (CPU, offline)
 	$(BIN)/python -m pytest -q --numprocesses 2 --dist loadfile
 

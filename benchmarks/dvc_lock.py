@@ -1,70 +1,83 @@
-"""What DVC's bookkeeping of dvc.lock costs a `dvc repro`, stage by stage.
+"""What DVC's bookkeeping of dvc.lock costs a `dvc repro`, DVC's way and dlpipe.lockfile's.
 
 After every stage DVC reads dvc.lock with ruamel's round-trip parser and writes it back whole
 (dvc/dvcfile.py, ``Lockfile.dump_stages``), so a stage's cost grows with the stages before
-it and a run's with the square of their number (DVC's issue 10629). This times DVC's own
-functions on a finished run's dvc.lock cut after its first k stages, for several k, and sums
-the round trips of a run that writes the stages one by one in the lock's order. Prints a
-table and writes benchmarks/results/dvc_lock.json.
+it and a run's with the square of their number (DVC's issue 10629). ``dlpipe.lockfile``, which
+the preloader runs DVC through, parses only a lock it did not write and dumps only the entries
+that changed. This replays a finished run's writes, its stages' entries one by one in the lock's
+order, through DVC's ``modify_yaml`` and through ``lockfile.modify_lock``, alternating, and
+checks that both leave the same bytes. Prints the seconds of the write after k stages for
+several k, and the run's sums; writes benchmarks/results/dvc_lock.json.
 
     dvc repro                            # a finished run's dvc.lock
-    .venv/bin/python benchmarks/dvc_lock.py [--lock dvc.lock] [--points 6] [--repeats 3]
+    .venv/bin/python benchmarks/dvc_lock.py [--lock dvc.lock] [--points 6]
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
-import statistics
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import yaml
-from dvc.utils.serialize._yaml import _dump, parse_yaml_for_update
+from dvc.utils.serialize import modify_yaml, parse_yaml_for_update
 from throughput import report
+
+from dlpipe import lockfile
 
 RESULTS = Path(__file__).parent / "results" / "dvc_lock.json"
 
 
-def round_trip_seconds(text: str, repeats: int) -> float:
-    """Median seconds of one parse and dump of ``text``, as DVC does after a stage."""
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        data = parse_yaml_for_update(text, "dvc.lock")
-        _dump(data, io.StringIO())
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+def write(modify: Callable, path: Path, name: str, entry: dict) -> float:
+    """Seconds of one stage's write of its entry, as ``Lockfile.dump_stages`` makes it."""
+    start = time.perf_counter()
+    with modify(str(path)) as data:
+        if not data:
+            data.update({"schema": "2.0"})
+        data["stages"] = data.get("stages", {})
+        data["stages"].update({name: entry})
+    return time.perf_counter() - start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lock", type=Path, default=Path("dvc.lock"))
-    parser.add_argument("--points", type=int, default=6, help="lock sizes timed, up to the whole")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--points", type=int, default=6, help="stage counts shown, up to the whole")
     args = parser.parse_args()
-    stages = yaml.safe_load(args.lock.read_text())["stages"]
-    names = list(stages)
-    rows = []
-    for count in np.unique(np.linspace(1, len(names), args.points).round().astype(int)).tolist():
-        text = yaml.safe_dump(
-            {"schema": "2.0", "stages": {n: stages[n] for n in names[:count]}}, sort_keys=False
-        )
-        rows.append(
-            {
-                "stages": count,
-                "kilobytes": round(len(text.encode()) / 1024, 1),
-                "round_trip_s": round(round_trip_seconds(text, args.repeats), 3),
-            }
-        )
-    # a run's sum: the round trip after stage k, interpolated between the timed sizes
-    timed = [r["stages"] for r in rows], [r["round_trip_s"] for r in rows]
-    run_seconds = float(np.interp(np.arange(1, len(names) + 1), *timed).sum())
-    report(rows, ["stages", "kilobytes", "round_trip_s"], RESULTS)
-    print(f"{len(names)} stages: {run_seconds:.1f} s of round trips in a run")
-    result = {"rows": rows, "run_stages": len(names), "run_round_trip_s": round(run_seconds, 1)}
+    text = args.lock.read_text()
+    entries = parse_yaml_for_update(text, str(args.lock))["stages"]
+    ours, dvcs = [], []
+    with tempfile.TemporaryDirectory() as scratch:
+        mine, theirs = Path(scratch, "ours.lock", "dvc.lock"), Path(scratch, "dvc.lock")
+        mine.parent.mkdir()
+        for name, entry in entries.items():  # alternating, so machine noise hits both alike
+            ours.append(write(lockfile.modify_lock, mine, name, entry))
+            dvcs.append(write(modify_yaml, theirs, name, entry))
+        same = mine.read_bytes() == theirs.read_bytes()
+    if not same:
+        raise SystemExit("dvc_lock.py: dlpipe.lockfile wrote other bytes than DVC")
+    rows = [
+        {
+            "stages": int(k),
+            "dvc_s": round(dvcs[k - 1], 3),
+            "lockfile_s": round(ours[k - 1], 3),
+        }
+        for k in np.unique(np.linspace(1, len(entries), args.points).round().astype(int))
+    ]
+    report(rows, ["stages", "dvc_s", "lockfile_s"], RESULTS)
+    size = f"{len(entries)} stages, {len(text) / 1024:.0f} KB"
+    print(f"{size}: DVC {sum(dvcs):.1f} s, dlpipe.lockfile {sum(ours):.1f} s")
+    result = {
+        "rows": rows,
+        "run_stages": len(entries),
+        "lock_kilobytes": round(len(text) / 1024, 1),
+        "run_dvc_s": round(sum(dvcs), 1),
+        "run_lockfile_s": round(sum(ours), 1),
+        "same_bytes": same,
+    }
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
 
 
