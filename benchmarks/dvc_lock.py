@@ -1,11 +1,11 @@
-"""What DVC's bookkeeping of dvc.lock costs a `dvc repro`, DVC's way and dlpipe.lockfile's.
+"""What DVC's bookkeeping of dvc.lock costs a `dvc repro`, DVC's way and dlpipe.dvc_files's.
 
 After every stage DVC reads dvc.lock with ruamel's round-trip parser and writes it back whole
 (dvc/dvcfile.py, ``Lockfile.dump_stages``), so a stage's cost grows with the stages before
-it and a run's with the square of their number (DVC's issue 10629). ``dlpipe.lockfile``, which
+it and a run's with the square of their number (DVC's issue 10629). ``dlpipe.dvc_files``, which
 the preloader runs DVC through, parses only a lock it did not write and dumps only the entries
 that changed. This replays a finished run's writes, its stages' entries one by one in the lock's
-order, through DVC's ``modify_yaml`` and through ``lockfile.modify_lock``, alternating, and
+order, through DVC's ``modify_yaml`` and through ``dvc_files.modify_lock``, alternating, and
 checks that both leave the same bytes. Prints the seconds of the write after k stages for
 several k, and the run's sums; writes benchmarks/results/dvc_lock.json.
 
@@ -26,7 +26,7 @@ import numpy as np
 from dvc.utils.serialize import modify_yaml, parse_yaml_for_update
 from throughput import report
 
-from dlpipe import lockfile
+from dlpipe import dvc_files
 
 RESULTS = Path(__file__).parent / "results" / "dvc_lock.json"
 
@@ -54,28 +54,28 @@ def main() -> None:
         mine, theirs = Path(scratch, "ours.lock", "dvc.lock"), Path(scratch, "dvc.lock")
         mine.parent.mkdir()
         for name, entry in entries.items():  # alternating, so machine noise hits both alike
-            ours.append(write(lockfile.modify_lock, mine, name, entry))
+            ours.append(write(dvc_files.modify_lock, mine, name, entry))
             dvcs.append(write(modify_yaml, theirs, name, entry))
         same = mine.read_bytes() == theirs.read_bytes()
     if not same:
-        raise SystemExit("dvc_lock.py: dlpipe.lockfile wrote other bytes than DVC")
+        raise SystemExit("dvc_lock.py: dlpipe.dvc_files wrote other bytes than DVC")
     rows = [
         {
             "stages": int(k),
             "dvc_s": round(dvcs[k - 1], 3),
-            "lockfile_s": round(ours[k - 1], 3),
+            "dvc_files_s": round(ours[k - 1], 3),
         }
         for k in np.unique(np.linspace(1, len(entries), args.points).round().astype(int))
     ]
-    report(rows, ["stages", "dvc_s", "lockfile_s"], RESULTS)
+    report(rows, ["stages", "dvc_s", "dvc_files_s"], RESULTS)
     size = f"{len(entries)} stages, {len(text) / 1024:.0f} KB"
-    print(f"{size}: DVC {sum(dvcs):.1f} s, dlpipe.lockfile {sum(ours):.1f} s")
+    print(f"{size}: DVC {sum(dvcs):.1f} s, dlpipe.dvc_files {sum(ours):.1f} s")
     result = {
         "rows": rows,
         "run_stages": len(entries),
         "lock_kilobytes": round(len(text) / 1024, 1),
         "run_dvc_s": round(sum(dvcs), 1),
-        "run_lockfile_s": round(sum(ours), 1),
+        "run_dvc_files_s": round(sum(ours), 1),
         "same_bytes": same,
     }
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")

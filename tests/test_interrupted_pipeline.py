@@ -75,8 +75,8 @@ def test_a_killed_repro_leaves_nothing_running_or_half_written_and_the_next_resu
     (repro,) = [
         pid
         for pid, line in _processes_in(root).items()
-        # preloaded, DVC runs as `python -m dlpipe.lockfile repro ...`
-        if line.endswith(("-m dvc repro evaluate@lenet5", "-m dlpipe.lockfile repro evaluate@lenet5"))
+        # preloaded, DVC runs as `python -m dlpipe.dvc_files repro ...`
+        if line.endswith(("-m dvc repro evaluate@lenet5", "-m dlpipe.dvc_files repro evaluate@lenet5"))
         and "dlpipe.preload" not in line
     ]
     os.kill(repro, signal.SIGKILL)  # dvc repro itself, not its stage

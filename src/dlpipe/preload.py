@@ -9,7 +9,7 @@ forks a worker per stage. The stage process DVC starts only hands
 its arguments, working directory, environment and standard streams to a
 worker, forwards signals to it and exits with its status, so DVC sees the
 same command, outputs and exit codes as without the server. DVC itself runs through
-``dlpipe.lockfile``, which writes its dvc.lock a stage at a time.
+``dlpipe.dvc_files``, which writes its dvc.lock a stage at a time.
 
 The server imports third-party libraries only: each worker imports dlpipe's
 own code afresh, so what runs is the code on disk. Without ``DLPIPE_PRELOAD``
@@ -334,8 +334,8 @@ def _serve(listener: socket.socket, command: subprocess.Popen, pending: list[Cal
     return workers.served
 
 
-def through_lockfile(command: list[str]) -> list[str]:
-    """``dvc ARG...`` or ``PYTHON -m dvc ARG...`` as DVC run by ``dlpipe.lockfile``, which
+def through_dvc_files(command: list[str]) -> list[str]:
+    """``dvc ARG...`` or ``PYTHON -m dvc ARG...`` as DVC run by ``dlpipe.dvc_files``, which
     writes dvc.lock a stage at a time; any other command as it is."""
     if command and Path(command[0]).name == "dvc":
         args = command[1:]
@@ -343,12 +343,12 @@ def through_lockfile(command: list[str]) -> list[str]:
         args = command[3:]
     else:
         return command
-    return [sys.executable, "-m", "dlpipe.lockfile", *args]
+    return [sys.executable, "-m", "dlpipe.dvc_files", *args]
 
 
 def run(command: list[str]) -> int:
     """Run ``command`` with a preload server announced in its environment; its exit status."""
-    command = through_lockfile(command)
+    command = through_dvc_files(command)
     with tempfile.TemporaryDirectory(prefix="dlpipe-preload-") as folder:
         path = str(Path(folder, "socket"))
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -1,19 +1,25 @@
-"""``python -m dlpipe.lockfile ARG...``: DVC's command line, writing dvc.lock a stage at a time.
+"""``python -m dlpipe.dvc_files ARG...``: DVC's command line, parsing and writing its files as they change.
 
 After every stage DVC parses the whole dvc.lock with ruamel's round-trip parser and dumps it
 whole again (``Lockfile.dump_stages`` in dvc/dvcfile.py; DVC's issue 10629), so a stage's
-bookkeeping grows with the stages before it: about 108 s of an 82-stage ``make run`` on 2
+bookkeeping grows with the stages before it: about 93 s of an 82-stage ``make run`` on 2
 cores. This process keeps the lock as it last wrote it, with each stage entry's text: while
 the file still holds that text it is not parsed again, and only the entries DVC changed are
 dumped, each with DVC's own dumper, so the file is the one DVC would write. A lock this process
 did not write is parsed DVC's way; one that is more than a schema and stages (DVC's datasets),
 or whose entries share an object (which ruamel writes as an anchor), is written DVC's way.
+
+DVC also parses params.yaml, with ruamel's pure-Python parser, for each params dependency of
+each stage, about 7 times a stage; here each text is parsed once and handed out as a copy.
+
 The preloader (``python -m dlpipe.preload dvc ...``) runs DVC through this module.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 import io
 import os
 import sys
@@ -24,6 +30,7 @@ from typing import Any
 from dvc.utils.serialize import _yaml
 
 LOCK_NAME = "dvc.lock"
+_dvc_parse_yaml = _yaml.parse_yaml
 _STAGES_LINE = "stages:\n"
 
 
@@ -130,11 +137,27 @@ def _modify_yaml(path: str, fs: Any = None):
     return _yaml.modify_yaml(path, fs)
 
 
+@functools.lru_cache(maxsize=8)
+def _parsed(text: str, path: str) -> Any:
+    return _dvc_parse_yaml(text, path)
+
+
+def _parse_yaml(text: str, path: str, typ: str = "safe") -> Any:
+    """DVC's ``parse_yaml``, a text parsed once: a copy, which the caller may change."""
+    if typ != "safe":
+        return _dvc_parse_yaml(text, path, typ)
+    return copy.deepcopy(_parsed(text, path))
+
+
 def install() -> None:
-    """Route dvcfile's writes of dvc.lock through ``modify_lock``."""
+    """Route dvcfile's writes of dvc.lock through ``modify_lock``, and DVC's safe parses of YAML
+    (params files, dvc.yaml, dvc.lock) through ``_parse_yaml``."""
     import dvc.dvcfile
+    import dvc.utils.serialize
 
     dvc.dvcfile.modify_yaml = _modify_yaml
+    for module in (_yaml, dvc.utils.serialize):
+        module.parse_yaml = _parse_yaml
 
 
 def main(argv: list[str]) -> int:
