@@ -126,6 +126,12 @@ def _check_parallel_study(url: str, trials: int = 4) -> None:
     finished = optuna.load_study(study_name="dlpipe-lenet5", storage=url).trials
     assert sorted(t.number for t in finished) == list(range(trials))  # no duplicate numbers
     assert [t.state for t in finished] == [TrialState.COMPLETE] * trials
+    # each worker trained with its share of the cores, whatever OMP_NUM_THREADS said
+    mlflow_client = tracking.client(tuning_tracking(params))
+    shares = {
+        mlflow_client.get_run(t.user_attrs["mlflow_run_id"]).data.tags["torch_threads"] for t in finished
+    }
+    assert shares == {str(max(1, len(os.sched_getaffinity(0)) // 2))}
     best = yaml.safe_load(Path("reports/tune/lenet5/best_params.yaml").read_text())
     assert best["best_value"] == max(t.value for t in finished)
     assert best["command"].startswith("dvc exp run -S '++models.lenet5.train.")
@@ -147,8 +153,9 @@ def _check_parallel_study(url: str, trials: int = 4) -> None:
 
 
 @pytest.mark.slow
-def test_two_workers_on_one_sqlite_study_finish_exactly_n_trials(data_project):
+def test_two_workers_on_one_sqlite_study_finish_exactly_n_trials(data_project, monkeypatch):
     root = data_project()
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the workers' torch would take 3 threads each
     _check_parallel_study(f"sqlite:///{root}/optuna.db")
     # A second run resumes the same study: nothing left to do at 4, two more at 6.
     params = load_params()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import optuna
+import torch
 from lightning.pytorch.loggers import MLFlowLogger
 from optuna_integration import PyTorchLightningPruningCallback
 
@@ -59,6 +60,7 @@ class Objective:
                 "architecture": self.params.arch_of(name),
                 "model": name,
                 "seed": str(train.seed),
+                "torch_threads": str(torch.get_num_threads()),
                 **tracking.source_tags(f"dlpipe tune {self.name}"),
             },
             logged={"tuned": sampled, "train": train.model_dump(), "options": options},

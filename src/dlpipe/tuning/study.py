@@ -127,9 +127,21 @@ def _report(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
 
 
 def optimize(
-    params: Params, url: str, study_name: str, name: str, trials: int, timeout: float | None, worker: int
+    params: Params,
+    url: str,
+    study_name: str,
+    name: str,
+    trials: int,
+    timeout: float | None,
+    worker: int,
+    threads: int | None = None,
 ) -> None:
-    """One worker: run ``trials`` trials of the study (or stop at ``timeout`` seconds)."""
+    """One worker: run ``trials`` trials of the study (or stop at ``timeout`` seconds), with
+    ``threads`` torch threads where it shares the machine with other workers."""
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
     study = load_study(params, url, study_name, worker, params.family_of(name))
     objective = Objective(params, name, study_name, study.user_attrs[PARENT_RUN_ATTR])
     study.optimize(objective, n_trials=trials, timeout=timeout, callbacks=[_report], gc_after_trial=True)
@@ -145,9 +157,14 @@ def run_workers(
         optimize(params, url, study_name, name, remaining, timeout, 0)
         return
     context = multiprocessing.get_context("spawn")  # fresh interpreters: no forked torch threads
+    # Each worker's share of the cores: torch's default of a thread per core in each would
+    # oversubscribe them, and OpenMP's threads then wait on each other (2.7x slower on 2 cores).
+    threads = max(1, len(os.sched_getaffinity(0)) // len(shares))
     processes = [
         context.Process(
-            target=optimize, args=(params, url, study_name, name, share, timeout, i), name=f"tune-worker-{i}"
+            target=optimize,
+            args=(params, url, study_name, name, share, timeout, i, threads),
+            name=f"tune-worker-{i}",
         )
         for i, share in enumerate(shares)
     ]
