@@ -45,9 +45,9 @@ class _Entry:
 
 @dataclass
 class _Written:
-    """dvc.lock as this process last wrote it."""
+    """dvc.lock as this process last wrote it (its text None while it did not exist)."""
 
-    text: str
+    text: str | None
     data: Any
     entries: dict[str, _Entry] = field(default_factory=dict)
 
